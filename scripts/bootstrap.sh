@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what painel's two commands need on a fresh Debian machine (run as root):
+# Debian packages when missing, a virtual environment in .venv, painel with its dev extra.
+# Sourced by scripts/test.sh and scripts/stack.sh; safe to run again (it only adds what is missing).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+
+need_apt=()
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "bootstrap: apt-get install ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends keeps Debian from pulling in and starting extra daemons.
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian's packages start their own services on standard ports: painel starts its own on
+  # free ports, so stop only the ones this script just installed, never anything else.
+  for pkg in "${need_apt[@]}"; do
+    case "$pkg" in
+      prometheus) systemctl disable --now prometheus 2>/dev/null || pkill -x prometheus 2>/dev/null || true ;;
+      prometheus-alertmanager) systemctl disable --now prometheus-alertmanager 2>/dev/null || pkill -x prometheus-alert 2>/dev/null || true ;;
+    esac
+  done
+fi
+
+if [ ! -x "$ROOT/.venv/bin/python" ]; then
+  "$PYTHON" -m venv "$ROOT/.venv"
+fi
+stamp="$ROOT/.venv/.painel-installed"
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT[dev]"
+  touch "$stamp"
+fi
