@@ -1,0 +1,1 @@
+"""Every collector, one module each, registered by name in the order they appear."""
