@@ -1,0 +1,240 @@
+"""Load for the demo shop: `python -m demo.load --url http://127.0.0.1:8000`.
+
+A fixed mix of calls over a few tenants (header and subdomain), bounded in count and in
+time, paced to a rate, with a progress line. It tallies what it sent and what came back
+per method, endpoint (route pattern), tenant and status, so the dashboards can be
+checked against it (--summary writes the tally as JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+HEADER_TENANTS = ("acme", "globex", "initech")
+SUBDOMAIN_TENANT = "umbrella"  # sent as umbrella.localhost, resolved from the Host header
+NO_TENANT = "<none>"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    endpoint: str  # the route pattern, as the middleware labels it
+    tenant: str  # as the middleware labels it
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _tenant_headers(tenant: str, port: int | None) -> tuple[tuple[str, str], ...]:
+    if tenant == NO_TENANT:
+        return ()
+    if tenant == SUBDOMAIN_TENANT:
+        return (("Host", f"{tenant}.localhost" + (f":{port}" if port else "")),)
+    return (("X-Tenant-ID", tenant),)
+
+
+# (weight, method, path template, route pattern); {n} is a number drawn per call.
+MIX = (
+    (30, "GET", "/api/v1/orders/", "/api/v1/orders/"),
+    (20, "GET", "/api/v1/orders/{n}/", "/api/v1/orders/<int:pk>/"),
+    (4, "GET", "/api/v1/orders/{n}00/", "/api/v1/orders/<int:pk>/"),  # beyond 100: a 404
+    (10, "GET", "/api/v1/inventory/", "/api/v1/inventory/"),
+    (10, "POST", "/api/v1/checkout/", "/api/v1/checkout/"),
+    (3, "GET", "/api/v1/reports/revenue/", "/api/v1/reports/<slug:name>/"),
+    (3, "GET", "/api/v1/payments/{n}/refund/", "/api/v1/payments/<int:pk>/refund/"),
+    (6, "POST", "/api/v1/orders/{n}/invoice/", "/api/v1/orders/<int:pk>/invoice/"),
+    (3, "POST", "/api/v1/inventory/sync/", "/api/v1/inventory/sync/"),
+    (3, "POST", "/api/v1/payments/{n}/capture/", "/api/v1/payments/<int:pk>/capture/"),
+    (2, "GET", "/no/such/page/", "<unmatched>"),
+)
+
+
+def plan(count: int, seed: int = 0, port: int | None = None) -> list[Call]:
+    """The same calls for the same count and seed, so a run can be repeated exactly."""
+    rng = random.Random(seed)
+    weights = [entry[0] for entry in MIX]
+    tenants = (*HEADER_TENANTS, SUBDOMAIN_TENANT, NO_TENANT)
+    calls = []
+    for _ in range(count):
+        _, method, template, endpoint = rng.choices(MIX, weights=weights)[0]
+        tenant = rng.choice(tenants)
+        path = template.format(n=rng.randint(1, 9))
+        calls.append(Call(method, path, endpoint, tenant, _tenant_headers(tenant, port)))
+    return calls
+
+
+@dataclass
+class Tally:
+    """What was sent and what came back; thread-safe."""
+
+    responses: Counter = field(default_factory=Counter)  # (method, endpoint, tenant, status)
+    failures: int = 0  # no answer at all (connection refused, timeout)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, call: Call, status: int | None) -> None:
+        with self.lock:
+            if status is None:
+                self.failures += 1
+            else:
+                self.responses[(call.method, call.endpoint, call.tenant, status)] += 1
+
+    @property
+    def sent(self) -> int:
+        return sum(self.responses.values()) + self.failures
+
+    def count(self, **match: object) -> int:
+        """Responses whose fields equal the given ones, e.g. count(endpoint=..., status=500)."""
+        keys = ("method", "endpoint", "tenant", "status")
+        return sum(
+            n
+            for key, n in self.responses.items()
+            if all(dict(zip(keys, key, strict=True))[k] == v for k, v in match.items())
+        )
+
+    def by_status_class(self) -> dict[str, int]:
+        classes: Counter = Counter()
+        for (_, _, _, status), n in self.responses.items():
+            classes[f"{status // 100}xx"] += n
+        return dict(classes)
+
+    def as_json(self) -> dict:
+        keys = ("method", "endpoint", "tenant", "status")
+        rows = [dict(zip(keys, k, strict=True), count=n) for k, n in sorted(self.responses.items())]
+        return {"sent": self.sent, "failures": self.failures, "responses": rows}
+
+
+def check_target(url: str, allowed_hosts: tuple[str, ...] = ()) -> None:
+    """Load goes to this machine only, unless a host is named on purpose (compose: web)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host in allowed_hosts:
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise SystemExit(
+        f"demo.load: {host!r} is not a loopback address; pass --allow-host {host} if you mean it"
+    )
+
+
+class Progress:
+    """One line that rewrites itself on a terminal, and a line every few seconds elsewhere."""
+
+    def __init__(self, total: int, stream=sys.stderr, every: float | None = None) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.every = every if every is not None else (0.5 if self.tty else 5.0)
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, tally: Tally, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < self.every:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-9)
+        classes = " ".join(f"{k} {v}" for k, v in sorted(tally.by_status_class().items()))
+        line = (
+            f"load: {tally.sent}/{self.total} requests, {tally.sent / elapsed:.1f}/s, "
+            f"{classes or 'no answers yet'}, {tally.failures} unanswered"
+        )
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def run(
+    url: str,
+    calls: list[Call],
+    duration: float,
+    rate: float | None = None,
+    concurrency: int = 4,
+    on_progress: Callable[[Tally], None] | None = None,
+) -> Tally:
+    """Send the calls (all of them, or as many as fit in `duration` seconds) and tally."""
+    tally = Tally()
+    deadline = time.monotonic() + duration
+    interval = 1.0 / rate if rate else 0.0
+    base = url.rstrip("/")
+
+    def send(client: httpx.Client, call: Call) -> None:
+        if time.monotonic() > deadline:
+            return
+        try:
+            response = client.request(call.method, base + call.path, headers=dict(call.headers))
+            tally.add(call, response.status_code)
+        except httpx.HTTPError:
+            tally.add(call, None)
+        if on_progress:
+            on_progress(tally)
+
+    with (
+        httpx.Client(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client,
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load") as pool,
+    ):
+        futures = []
+        next_at = time.monotonic()
+        for call in calls:
+            if time.monotonic() > deadline:
+                break
+            if interval:
+                next_at += interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+            futures.append(pool.submit(send, client, call))
+        for future in futures:
+            future.result()
+    return tally
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo.load", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the demo app")
+    parser.add_argument("--requests", type=int, default=2000, help="stop after this many")
+    parser.add_argument("--duration", type=float, default=300.0, help="stop after this many s")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="requests per second, 0: no pacing"
+    )
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--summary", help="write the tally as JSON to this file")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        help="a non-loopback host that may be loaded (docker compose: web)",
+    )
+    args = parser.parse_args(argv)
+    if args.requests <= 0 or args.duration <= 0 or args.concurrency <= 0 or args.rate < 0:
+        parser.error("--requests, --duration and --concurrency must be positive, --rate >= 0")
+    check_target(args.url, tuple(args.allow_host))
+
+    calls = plan(args.requests, args.seed, urlsplit(args.url).port)
+    progress = Progress(len(calls))
+    tally = run(
+        args.url, calls, args.duration, args.rate or None, args.concurrency, progress.update
+    )
+    progress.update(tally, final=True)
+    if args.summary:
+        with open(args.summary, "w") as out:
+            json.dump(tally.as_json(), out, indent=1)
+    return 0 if tally.sent else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

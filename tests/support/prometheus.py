@@ -1,0 +1,271 @@
+"""Real Prometheus and Alertmanager (Debian's binaries) on free ports, with painel's rules.
+
+PrometheusServer writes a config that scrapes the given targets every second and loads
+the repository's rule files (evaluated every second), queries through the HTTP API, and
+backfills past data with `promtool tsdb create-blocks-from openmetrics` so that
+day-over-day queries have a yesterday to compare with.
+
+Alert rules wait `for:` minutes in production; a test cannot. With `alert_for="2s"` the
+server loads a rewritten copy of each rule file, in its own work directory, where every
+alert's `for:` is that value. Nothing else in the rules changes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from .ports import free_port, wait_for_port
+from .process import ManagedProcess
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_DIR = REPO / "prometheus" / "rules"
+
+
+def repository_rule_files() -> list[Path]:
+    return sorted([*RULES_DIR.glob("*.yml"), *RULES_DIR.glob("*.yaml")])
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed: run scripts/bootstrap.sh")
+    return path
+
+
+def _wait_http_ok(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+        time.sleep(0.1)
+
+
+def rewrite_alert_for(rule_file: Path, out_dir: Path, alert_for: str) -> Path:
+    """A copy of `rule_file` in `out_dir` with every alert's `for:` set to `alert_for`."""
+    doc = yaml.safe_load(rule_file.read_text()) or {}
+    for group in doc.get("groups", []):
+        for rule in group.get("rules", []):
+            if "alert" in rule:
+                rule["for"] = alert_for
+                rule.pop("keep_firing_for", None)
+    out = Path(out_dir) / rule_file.name
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+class PrometheusServer:
+    def __init__(
+        self,
+        workdir: Path,
+        jobs: Mapping[str, Iterable[str]],
+        rule_files: Iterable[Path] | None = None,
+        alert_for: str | None = None,
+        alertmanager: str | None = None,
+        interval: str = "1s",
+        port: int | None = None,
+        retention: str = "7d",
+    ) -> None:
+        """jobs: job name -> host:port targets scraped at /metrics."""
+        self.workdir = Path(workdir)
+        self.jobs = {job: list(targets) for job, targets in jobs.items()}
+        self.rule_files = list(rule_files) if rule_files is not None else repository_rule_files()
+        self.alert_for = alert_for
+        self.alertmanager = alertmanager
+        self.interval = interval
+        self.port = port or free_port()
+        self.retention = retention
+        self.data_dir = self.workdir / "data"
+        self.config_path = self.workdir / "prometheus.yml"
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        rules = self.rule_files
+        if self.alert_for is not None:
+            rewritten = self.workdir / "rules-for-tests"
+            rewritten.mkdir(exist_ok=True)
+            rules = [rewrite_alert_for(path, rewritten, self.alert_for) for path in rules]
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
+            "rule_files": [str(path) for path in rules],
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": targets}]}
+                for job, targets in self.jobs.items()
+            ],
+        }
+        if self.alertmanager:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": [self.alertmanager]}]}]
+            }
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return self.config_path
+
+    def start(self) -> PrometheusServer:
+        self.write_config()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            _binary("prometheus"),
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--storage.tsdb.retention.time={self.retention}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--enable-feature=exemplar-storage",
+            "--web.enable-lifecycle",
+        ]
+        self.process = ManagedProcess(f"prometheus-{self.port}", argv, self.workdir)
+        self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/-/ready", timeout=60))
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def restart(self) -> None:
+        """Stop and start on the same port and data: the way to load backfilled blocks now."""
+        self.stop()
+        self.start()
+
+    def backfill(self, openmetrics: str) -> str:
+        """Write OpenMetrics text (ending in `# EOF`) as TSDB blocks into the data directory.
+
+        Prometheus loads blocks at start-up (a running one within a minute): backfill before
+        start() or call restart() afterwards. Returns promtool's report.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        source = self.workdir / f"backfill-{time.time_ns()}.om"
+        source.write_text(openmetrics)
+        done = subprocess.run(
+            [_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source)]
+            + [str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    # --- the HTTP API -------------------------------------------------------------------
+
+    def api(self, path: str, **params: Any) -> Any:
+        response = httpx.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
+        body = response.json()
+        if body.get("status") != "success":
+            raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        """The instant vector (or scalar as one sample) of `expr`: [{metric, value}]."""
+        params = {"query": expr} if at is None else {"query": expr, "time": at}
+        data = self.api("query", **params)
+        if data["resultType"] in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        return data["result"]
+
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        """The single number `expr` gives, None when empty; more than one series is an error."""
+        result = self.query(expr, at)
+        if not result:
+            return None
+        if len(result) > 1:
+            raise ValueError(f"{expr} gives {len(result)} series, expected one")
+        return float(result[0]["value"][1])
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
+        return self.api("query_range", query=expr, start=start, end=end, step=step)["result"]
+
+    def alerts(self) -> list[dict]:
+        return self.api("alerts")["alerts"]
+
+    def alert_states(self, name: str) -> set[str]:
+        """States ('pending', 'firing') of the alert's active instances; empty when inactive."""
+        return {a["state"] for a in self.alerts() if a["labels"].get("alertname") == name}
+
+    def rule_groups(self) -> list[dict]:
+        return self.api("rules")["groups"]
+
+    def targets_up(self) -> dict[str, str]:
+        """scrape URL -> health ('up', 'down', 'unknown') for every active target."""
+        return {t["scrapeUrl"]: t["health"] for t in self.api("targets")["activeTargets"]}
+
+    def wait_until(
+        self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5, what: str = ""
+    ) -> Any:
+        """Poll `check` until it returns something truthy; its last error or result on timeout."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while True:
+            try:
+                last = check()
+                if last:
+                    return last
+            except (RuntimeError, ValueError, httpx.HTTPError) as exc:
+                last = exc
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what or check} still not true after {timeout}s: {last!r}")
+            time.sleep(every)
+
+
+class AlertmanagerServer:
+    """Debian's prometheus-alertmanager with a config that routes everything nowhere.
+
+    A real receiver (mail, chat) is the operator's choice; the demo only shows alerts.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None, config: Path | None = None):
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.config = config
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> AlertmanagerServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.config
+        if config is None:
+            config = self.workdir / "alertmanager.yml"
+            config.write_text(
+                yaml.safe_dump({"route": {"receiver": "null"}, "receivers": [{"name": "null"}]})
+            )
+        argv = [
+            _binary("prometheus-alertmanager"),
+            f"--config.file={config}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",  # a single instance: no gossip port to collide on
+        ]
+        self.process = ManagedProcess(f"alertmanager-{self.port}", argv, self.workdir)
+        self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/-/ready", timeout=60))
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def alerts(self) -> list[dict]:
+        return httpx.get(f"{self.url}/api/v2/alerts", timeout=10).json()
