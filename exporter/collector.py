@@ -38,7 +38,11 @@ class Collector:
         raise NotImplementedError
 
     def status(self) -> dict[str, Any]:
-        """What the landing page shows: targets (credentials masked) and the last result."""
+        """What the landing page shows: targets (credentials masked) and the last result.
+
+        Convention: {"targets": [{"target": masked URL or path, "result": short text}],
+        any other key: value}; the page renders "targets" as a table, the rest as a list.
+        """
         return {}
 
 

@@ -1,0 +1,79 @@
+"""painel-exporter / python -m exporter: parse flags, start collectors, serve until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+
+from exporter.collector import ConfigError
+from exporter.config import load
+from exporter.scrape import VERSION, ScrapeCollector, Scraper
+from exporter.server import Auth, ExporterServer
+
+log = logging.getLogger("painel.exporter")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = load(argv)
+    except ConfigError as exc:
+        print(f"painel-exporter: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    scraper = Scraper(settings.collectors, timeout=settings.args.scrape_timeout)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ScrapeCollector(scraper))
+    ProcessCollector(registry=registry)
+    try:
+        server = ExporterServer(
+            settings.host,
+            settings.port,
+            scraper,
+            registry,
+            Auth(settings.basic_auth, settings.bearer_token),
+        )
+    except OSError as exc:
+        print(
+            f"painel-exporter: error: cannot listen on {settings.args.listen}: "
+            f"{exc.strerror or exc}; choose another --listen",
+            file=sys.stderr,
+        )
+        return 1
+    for collector in settings.collectors:
+        collector.start()
+    # serve_forever runs on the main thread; a signal handler may not call shutdown()
+    # there (it would wait for itself), so it asks from a helper thread.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: threading.Thread(target=server.shutdown).start())
+    host, port = server.server_address[:2]
+    log.info(
+        "painel-exporter %s listening on %s:%s with collectors %s",
+        VERSION,
+        host,
+        port,
+        ", ".join(c.name for c in settings.collectors),
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        for collector in settings.collectors:
+            try:
+                collector.stop()
+            except Exception:
+                log.exception("collector %s did not stop cleanly", collector.name)
+        scraper.close()
+        log.info("painel-exporter stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

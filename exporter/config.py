@@ -1,0 +1,230 @@
+"""Flags and environment variables, validated once at start-up.
+
+Every flag, the core ones here and those each collector module adds, can also come from
+the environment as PAINEL_EXPORTER_<FLAG> (upper case, dashes to underscores). A flag on
+the command line wins over its variable; a repeatable flag takes a comma- or
+newline-separated list from its variable. Anything wrong raises ConfigError with one line
+that says what to fix; main() prints it and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from exporter import collectors as registry
+from exporter.collector import Collector, ConfigError
+
+ENV_PREFIX = "PAINEL_EXPORTER_"
+DEFAULT_LISTEN = "0.0.0.0:9811"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive duration in seconds (shared by every collector's flags)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number of seconds (like 15 or 0.5)"
+        )
+    return value
+
+
+def env_name(option: str) -> str:
+    """--redis-url -> PAINEL_EXPORTER_REDIS_URL"""
+    return ENV_PREFIX + option.lstrip("-").upper().replace("-", "_")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises ConfigError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+@dataclass
+class Settings:
+    args: argparse.Namespace
+    host: str
+    port: int
+    basic_auth: tuple[str, str] | None
+    bearer_token: str | None
+    collectors: list[Collector] = field(default_factory=list)
+
+
+def build_parser(modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="painel-exporter",
+        description="Publishes host, Redis, Celery, log, slow-request and health metrics "
+        "for a Django app, under the names of the exporters people already run.",
+        allow_abbrev=False,  # an abbreviation would hide a flag from its env variable
+    )
+    core = parser.add_argument_group("exporter")
+    core.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help="address to serve / and /metrics on (default %(default)s)",
+    )
+    core.add_argument(
+        "--collectors",
+        metavar="LIST",
+        help="comma-separated collectors to run, from: "
+        + ", ".join(m.NAME for m in modules)
+        + " (default: system plus every collector that has a target)",
+    )
+    core.add_argument(
+        "--interval",
+        type=seconds,
+        default=15.0,
+        metavar="SECONDS",
+        help="period of background probes, such as health checks (default %(default)s)",
+    )
+    core.add_argument(
+        "--scrape-timeout",
+        type=seconds,
+        default=0.8,
+        metavar="SECONDS",
+        help="a collector that takes longer is reported failed for that scrape, so "
+        "/metrics always answers in time (default %(default)s)",
+    )
+    core.add_argument(
+        "--basic-auth",
+        metavar="USER:PASSWORD",
+        help="require HTTP basic auth on / and /metrics",
+    )
+    core.add_argument(
+        "--bearer-token",
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on / and /metrics "
+        "(with --basic-auth, either is accepted)",
+    )
+    core.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="(default %(default)s)",
+    )
+    for module in modules:
+        module.add_flags(parser.add_argument_group(f"{module.NAME} collector"))
+    for action in parser._actions:
+        option = _long_option(action)
+        if option and action.dest != "help":
+            action.help = f"{action.help or ''} [env {env_name(option)}]".strip()
+    return parser
+
+
+def _long_option(action: argparse.Action) -> str | None:
+    return next((o for o in action.option_strings if o.startswith("--")), None)
+
+
+def _env_argv(
+    parser: argparse.ArgumentParser, argv: Sequence[str], environ: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """Command-line tokens for the flags set only in the environment, and their sources."""
+    tokens: list[str] = []
+    sources: dict[str, str] = {}
+    for action in parser._actions:
+        option = _long_option(action)
+        if option is None or action.dest == "help":
+            continue
+        name = env_name(option)
+        if name not in environ:
+            continue
+        if any(a == o or a.startswith(o + "=") for a in argv for o in action.option_strings):
+            continue  # the command line wins
+        raw = environ[name]
+        sources[option] = name
+        if action.nargs == 0:  # store_true and friends
+            if raw.strip().lower() in _TRUE:
+                tokens.append(option)
+            elif raw.strip().lower() not in _FALSE:
+                raise ConfigError(f"{name}={raw!r}: use 1/true/yes or 0/false/no")
+        elif isinstance(action, argparse._AppendAction):
+            for item in re.split(r"[,\n]", raw):
+                if item.strip():
+                    tokens.append(f"{option}={item.strip()}")
+        else:
+            tokens.append(f"{option}={raw}")
+    return tokens, sources
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT or :PORT (all interfaces)."""
+    match = re.fullmatch(r"(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:]*)):(?P<port>\d{1,5})", value)
+    if match is None or int(match["port"]) > 65535:
+        raise ConfigError(f"--listen {value!r}: use HOST:PORT, like 0.0.0.0:9811 or [::]:9811")
+    host = match["v6"] or match["host"] or "0.0.0.0"
+    return host, int(match["port"])
+
+
+def _parse_credentials(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        # never echo the value: it is a password
+        raise ConfigError("--basic-auth: use USER:PASSWORD, both non-empty")
+    return user, password
+
+
+def _select(modules: Sequence[ModuleType], args: argparse.Namespace) -> list[ModuleType]:
+    by_name = {m.NAME: m for m in modules}
+    if args.collectors is None:
+        return [m for m in modules if m.NAME == "system" or m.has_target(args)]
+    names = [n.strip() for n in args.collectors.split(",") if n.strip()]
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ConfigError(
+            f"--collectors: unknown collector {unknown[0]!r}; choose from {', '.join(by_name)}"
+        )
+    if not names:
+        raise ConfigError("--collectors: name at least one collector, like system")
+    for name in names:
+        if not by_name[name].has_target(args):
+            raise ConfigError(
+                f"--collectors {name}: it has nothing to watch; give it a target "
+                f"(see the '{name} collector' flags in --help)"
+            )
+    return [m for m in modules if m.NAME in names]  # registry order, each once
+
+
+def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse, validate and build the collectors; raises ConfigError, or SystemExit for --help."""
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    environ = os.environ if environ is None else environ
+    modules = registry.modules()
+    parser = build_parser(modules)
+    env_tokens, sources = _env_argv(parser, argv, environ)
+    try:
+        args = parser.parse_args(env_tokens + argv)
+    except ConfigError as exc:
+        raise ConfigError(_name_source(str(exc), sources)) from None
+    host, port = parse_listen(args.listen)
+    settings = Settings(
+        args=args,
+        host=host,
+        port=port,
+        basic_auth=_parse_credentials(args.basic_auth),
+        bearer_token=args.bearer_token or None,
+    )
+    for module in _select(modules, args):
+        settings.collectors.extend(module.build(args))
+    return settings
+
+
+def _name_source(message: str, sources: Mapping[str, str]) -> str:
+    """Point at the environment variable when the bad value came from one."""
+    match = re.search(r"argument (--[\w-]+)", message)
+    if match and match[1] in sources:
+        return f"{message} (set by {sources[match[1]]})"
+    return message

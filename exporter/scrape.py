@@ -1,0 +1,141 @@
+"""One scrape: every collector at once, each within the deadline, plus the self metrics.
+
+node_exporter's shape: a collector that raises or overruns reports
+painel_exporter_collector_success 0 and the rest of /metrics is served as usual. A
+collector still busy from an earlier scrape is not started a second time; the new scrape
+waits on the same run, so a hanging target holds one thread, not one per scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from importlib import metadata
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from exporter.collector import Collector
+
+log = logging.getLogger("painel.exporter.scrape")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("painel")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _version()
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a collector's latest scrape went; the landing page shows it."""
+
+    success: bool
+    duration: float
+    error: str = ""
+    finished_at: float = 0.0  # unix time
+
+
+class Scraper:
+    def __init__(self, collectors: Sequence[Collector], timeout: float) -> None:
+        self.collectors = list(collectors)
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, 2 * len(self.collectors)), thread_name_prefix="collect"
+        )
+        self._lock = threading.Lock()
+        self._running: dict[int, Future] = {}
+        self._last: dict[str, Result] = {}
+
+    def last_results(self) -> dict[str, Result]:
+        with self._lock:
+            return dict(self._last)
+
+    def scrape(self) -> list[Metric]:
+        started = time.perf_counter()
+        runs = {id(c): self._run_of(c) for c in self.collectors}
+        wait_futures(runs.values(), timeout=self.timeout)
+        metrics: list[Metric] = []
+        success = GaugeMetricFamily(
+            "painel_exporter_collector_success",
+            "1 when the collector's last scrape succeeded within the deadline, else 0.",
+            labels=["collector"],
+        )
+        duration = GaugeMetricFamily(
+            "painel_exporter_collector_duration_seconds",
+            "How long the collector's last scrape took.",
+            labels=["collector"],
+        )
+        for collector in self.collectors:
+            result, families = self._outcome(collector, runs[id(collector)], started)
+            metrics.extend(families)
+            success.add_metric([collector.name], 1.0 if result.success else 0.0)
+            duration.add_metric([collector.name], result.duration)
+        build_info = GaugeMetricFamily(
+            "painel_exporter_build_info",
+            "Always 1; the version of painel-exporter in a label.",
+            labels=["version"],
+        )
+        build_info.add_metric([VERSION], 1.0)
+        return [*metrics, success, duration, build_info]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run_of(self, collector: Collector) -> Future:
+        with self._lock:
+            running = self._running.get(id(collector))
+            if running is None or running.done():
+                running = self._pool.submit(_collect, collector)
+                self._running[id(collector)] = running
+            return running
+
+    def _outcome(
+        self, collector: Collector, run: Future, started: float
+    ) -> tuple[Result, list[Metric]]:
+        families: list[Metric] = []
+        if not run.done():
+            elapsed = time.perf_counter() - started
+            result = Result(False, elapsed, f"did not finish within {self.timeout:g}s")
+        elif run.exception() is not None:
+            exc = run.exception()
+            result = Result(False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+        else:
+            families, took = run.result()
+            result = Result(True, took)
+        result = Result(result.success, result.duration, result.error, time.time())
+        with self._lock:
+            previous = self._last.get(collector.name)
+            self._last[collector.name] = result
+        if not result.success and (previous is None or previous.error != result.error):
+            log.warning("collector %s failed: %s", collector.name, result.error)
+        elif result.success and previous is not None and not previous.success:
+            log.info("collector %s recovered", collector.name)
+        return result, families
+
+
+def _collect(collector: Collector) -> tuple[list[Metric], float]:
+    started = time.perf_counter()
+    families = list(collector.collect())
+    return families, time.perf_counter() - started
+
+
+class ScrapeCollector:
+    """Adapts a Scraper to prometheus_client's registry, which serves both text formats."""
+
+    def __init__(self, scraper: Scraper) -> None:
+        self.scraper = scraper
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # keeps the registry from scraping at registration time
+
+    def collect(self) -> Iterable[Metric]:
+        return self.scraper.scrape()

@@ -1,0 +1,52 @@
+"""Credentials never leave the process: URLs as the landing page, labels, logs and errors
+show them.
+
+redis_exporter leaves the address out of its error logs because a URL may carry a
+password (oliver006/redis_exporter#638); painel masks the secret instead, so the log says
+which target failed without saying how to log in to it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+# Query parameters that carry secrets in redis-py, kombu and common HTTP URLs.
+_SECRET_PARAMS = frozenset({"password", "pass", "passwd", "token", "access_token", "secret", "key"})
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password (userinfo or query parameter) replaced by ***."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, sep, _password = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{hostport}" if sep else f"{user}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_of(url: str) -> list[str]:
+    """Every secret string in the URL (raw and percent-decoded), to scrub from messages."""
+    parts = urlsplit(url)
+    found: list[str] = []
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rpartition("@")[0]
+        _user, sep, password = userinfo.partition(":")
+        found.append(password if sep else "")
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in _SECRET_PARAMS:
+            found.append(value)
+    secrets = [s for s in found if s]
+    return [*secrets, *(unquote(s) for s in secrets if unquote(s) != s)]
+
+
+def scrub(message: str, url: str) -> str:
+    """The message (an exception text, a log line) with every secret of `url` masked."""
+    for secret in sorted(secrets_of(url), key=len, reverse=True):
+        message = message.replace(secret, MASK)
+    return message

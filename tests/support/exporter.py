@@ -1,0 +1,137 @@
+"""painel-exporter as a real process on a free port, and its /metrics parsed.
+
+with ExporterProcess(tmp_path, ["--redis-url", url]) as exporter:
+    scrape = exporter.scrape()
+    assert scrape.value("redis_up", addr=addr) == 1
+    exporter.wait_for(lambda s: s.value("redis_up", addr=addr) == 0)
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from .ports import free_port, wait_for_port
+from .process import ManagedProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: str
+
+
+class Scrape:
+    """One /metrics answer, parsed by prometheus_client's own parser."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.families = {f.name: f for f in text_string_to_metric_families(text)}
+        self._samples = [s for f in self.families.values() for s in f.samples]
+
+    def samples(self, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
+        """(labels, value) of every sample called `name` whose labels include `labels`."""
+        return [
+            (dict(s.labels), s.value)
+            for s in self._samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The one sample matching exactly; None when absent; error when ambiguous."""
+        found = self.samples(name, **labels)
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} samples of {name} match {labels}: {found}")
+        return found[0][1] if found else None
+
+    def names(self) -> set[str]:
+        return {s.name for s in self._samples}
+
+    def type_of(self, family: str) -> str | None:
+        return self.families[family].type if family in self.families else None
+
+
+class ExporterProcess:
+    """`python -m exporter` with the given flags (and env), listening on 127.0.0.1:<free>."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        flags: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        name: str = "exporter",
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = ManagedProcess(
+            f"{name}-{self.port}",
+            [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.port}", *flags],
+            workdir,
+            env=dict(env or {}),
+            cwd=ROOT,
+        )
+        self.auth: str | None = None  # an Authorization header value, once set
+
+    def start(self) -> ExporterProcess:
+        self.process.start(ready=lambda: wait_for_port(self.port, timeout=20))
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def __enter__(self) -> ExporterProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def use_basic_auth(self, user: str, password: str) -> None:
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def get(
+        self, path: str = "/metrics", headers: Mapping[str, str] | None = None, timeout=5.0
+    ) -> Response:
+        """GET a path; an HTTP error status is returned, not raised."""
+        request = urllib.request.Request(self.url + path, headers=dict(headers or {}))
+        if self.auth and "Authorization" not in request.headers:
+            request.add_header("Authorization", self.auth)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return Response(answer.status, dict(answer.headers), answer.read().decode())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, dict(error.headers), error.read().decode())
+
+    def scrape(self) -> Scrape:
+        response = self.get("/metrics")
+        if response.status != 200:
+            raise AssertionError(f"/metrics answered {response.status}: {response.body[:200]}")
+        return Scrape(response.body)
+
+    def wait_for(
+        self, predicate: Callable[[Scrape], object], timeout: float = 20.0, poll: float = 0.1
+    ) -> Scrape:
+        """Scrape until predicate(scrape) is true; the last scrape on timeout is in the error."""
+        deadline = time.monotonic() + timeout
+        while True:
+            scrape = self.scrape()
+            if predicate(scrape):
+                return scrape
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"condition not met after {timeout}s; last /metrics:\n{scrape.text[-3000:]}"
+                )
+            time.sleep(poll)
+
+    def log(self) -> str:
+        return self.process.log_path.read_text(errors="replace")
