@@ -1,0 +1,41 @@
+"""Gunicorn settings for multiprocess metrics: `gunicorn -c python:django_middleware.gunicorn`.
+
+Every worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR and /metrics merges them.
+The directory has to exist before the first metric is made, must start empty (files left by
+an earlier run would be added in again), and a worker's live gauges go when it exits.
+To keep your own gunicorn config file, import these hooks into it:
+`from django_middleware.gunicorn import on_starting, child_exit`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from django_middleware.multiprocess import mark_process_dead
+
+
+def multiproc_dir() -> Path:
+    """The validated PROMETHEUS_MULTIPROC_DIR; exits with what to fix when it is wrong."""
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not value:
+        sys.exit(
+            "painel: set PROMETHEUS_MULTIPROC_DIR to an existing directory, writable by the "
+            "workers, before starting gunicorn (e.g. PROMETHEUS_MULTIPROC_DIR=/run/painel)"
+        )
+    path = Path(value)
+    if not path.is_dir():
+        sys.exit(f"painel: PROMETHEUS_MULTIPROC_DIR={value!r} is not a directory: create it first")
+    return path
+
+
+def on_starting(server) -> None:
+    path = multiproc_dir()
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    server.log.info("painel: multiprocess metrics in %s (cleaned)", path)
+
+
+def child_exit(server, worker) -> None:
+    mark_process_dead(worker.pid)

@@ -1,0 +1,102 @@
+"""Label values for method, endpoint, tenant and exception, each bounded whatever the traffic."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+STANDARD_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+)
+OTHER_METHOD = "OTHER"
+UNMATCHED = "<unmatched>"
+NO_TENANT = "<none>"
+OTHER_TENANT = "<other>"
+TENANT_MAX_LENGTH = 64
+
+logger = logging.getLogger(__name__)
+
+
+def method_label(method: str | None) -> str:
+    return method if method in STANDARD_METHODS else OTHER_METHOD
+
+
+# route pattern -> label; bounded by the URLconf, so the cache needs no eviction.
+_endpoints: dict[str, str] = {}
+
+
+def endpoint_label(request: Any) -> str:
+    """'/' + the matched route with includes joined (Django's ResolverMatch.route), never the
+    raw path: `/api/v1/orders/<int:pk>/`, or `<unmatched>` when no route matched."""
+    match = request.resolver_match
+    if match is None:
+        return UNMATCHED
+    route = match.route
+    label = _endpoints.get(route)
+    if label is None:
+        # re_path routes keep their regex; only the anchors go, they say nothing to a reader.
+        label = _endpoints[route] = "/" + route.removeprefix("^").removesuffix("$")
+    return label
+
+
+_exception_names: dict[type, str] = {}
+
+
+def exception_label(exc_type: type) -> str:
+    """`ValueError` for builtins, the full dotted name (`django.db.utils.OperationalError`)
+    for everything else."""
+    name = _exception_names.get(exc_type)
+    if name is None:
+        module = exc_type.__module__
+        name = exc_type.__qualname__ if module == "builtins" else f"{module}.{exc_type.__qualname__}"
+        _exception_names[exc_type] = name
+    return name
+
+
+class TenantLabels:
+    """Resolve a request's tenant and keep the label set bounded per process.
+
+    First that answers: the configured resolver, django-tenants' `request.tenant.schema_name`,
+    the tenant header, else `<none>`. Values are cut at 64 characters; once `max_tenants`
+    distinct values have been seen, new ones count as `<other>`.
+    """
+
+    def __init__(self, meta_key: str, resolver: Any, max_tenants: int) -> None:
+        self.meta_key = meta_key
+        self.resolver = resolver
+        self.max_tenants = max_tenants
+        self.known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Any) -> str:
+        value = None
+        if self.resolver is not None:
+            try:
+                value = self.resolver(request)
+            except Exception:
+                # A broken resolver must not break the request: log it, try the next source.
+                logger.exception("painel: TENANT_RESOLVER raised; using the next tenant source")
+        if not value:
+            tenant = getattr(request, "tenant", None)
+            if tenant is not None:
+                value = getattr(tenant, "schema_name", None)
+            if not value:
+                value = request.META.get(self.meta_key)
+                if not value:
+                    return NO_TENANT
+        if type(value) is not str:
+            value = str(value)
+        label = value[:TENANT_MAX_LENGTH]  # no copy when already short enough
+        if label in self.known:
+            return label
+        return self._admit(label)
+
+    def _admit(self, label: str) -> str:
+        with self._lock:
+            if label in self.known:
+                return label
+            if len(self.known) >= self.max_tenants:
+                return OTHER_TENANT
+            self.known.add(label)
+            return label

@@ -1,0 +1,41 @@
+"""/metrics and /health."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from . import conf, health
+from .access import denied
+from .multiprocess import MultiProcessCollector
+
+
+def _registry() -> CollectorRegistry:
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        return REGISTRY
+    # prometheus_client's documented pattern: a fresh registry per scrape that merges the
+    # files every worker writes, so any worker answers for all of them.
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path)
+    return registry
+
+
+@never_cache
+def metrics(request: Any) -> HttpResponse:
+    refusal = denied(request, conf.get())
+    if refusal is not None:
+        return refusal
+    encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT"))
+    return HttpResponse(encoder(_registry()), content_type=content_type)
+
+
+@never_cache
+def health_view(request: Any) -> JsonResponse:
+    report = health.run(conf.get())
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)

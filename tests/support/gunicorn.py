@@ -1,0 +1,117 @@
+"""A real gunicorn serving a WSGI app with N workers in multiprocess-metrics mode."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import psutil
+
+from .ports import free_port, wait_for_port
+from .process import ManagedProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+PAINEL_CONFIG = "python:django_middleware.gunicorn"
+
+
+class GunicornServer:
+    """`GunicornServer(tmp_path, "project.wsgi:application", workers=3).start()`.
+
+    PROMETHEUS_MULTIPROC_DIR is a fresh directory under `workdir` (see `multiproc_dir`);
+    `env` adds to the environment (e.g. DJANGO_SETTINGS_MODULE), `args` to the command line
+    (e.g. ["--max-requests", "50"]); `config` is the gunicorn -c value, None for none.
+    The app is imported with the repository root as working directory and on sys.path.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        app: str,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+        config: str | None = PAINEL_CONFIG,
+        multiprocess: bool = True,
+        name: str = "gunicorn",
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.app = app
+        self.workers = workers
+        self.port = free_port()
+        self.multiproc_dir = self.workdir / "prometheus-multiproc" if multiprocess else None
+        self.env = {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+        if self.multiproc_dir is not None:
+            self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.multiproc_dir)
+        self.args = list(args)
+        self.config = config
+        self.name = name
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 30), **kwargs)
+
+    def argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "gunicorn"]
+        if self.config:
+            argv += ["-c", self.config]
+        argv += [
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            "--graceful-timeout", "5",
+            "--error-logfile", "-",
+            # gunicorn 23+ opens ~/.gunicorn/gunicorn.ctl; parallel test servers would share it.
+            "--no-control-socket",
+            *self.args,
+            self.app,
+        ]  # fmt: skip
+        return argv
+
+    def start(self, timeout: float = 60.0) -> GunicornServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.multiproc_dir is not None:
+            shutil.rmtree(self.multiproc_dir, ignore_errors=True)
+            self.multiproc_dir.mkdir(parents=True)
+        self.process = ManagedProcess(
+            f"{self.name}-{self.port}", self.argv(), self.workdir, env=self.env, cwd=ROOT
+        )
+        self.process.start(ready=lambda: self._wait_ready(timeout))
+        return self
+
+    def worker_pids(self) -> list[int]:
+        try:
+            return [child.pid for child in psutil.Process(self.process.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        wait_for_port(self.port, timeout=timeout)
+        while len(self.worker_pids()) < self.workers:
+            if time.monotonic() > deadline or not self.process.alive():
+                raise TimeoutError(f"{self.workers} workers did not start")
+            time.sleep(0.05)
+        # Any HTTP answer (even a 404 or 503) means a worker has imported the app.
+        with self.client() as client:
+            while True:
+                try:
+                    client.get("/")
+                    return
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def tail(self, lines: int = 40) -> str:
+        return self.process.tail(lines) if self.process is not None else "(not started)"
