@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULE_NAMES = ("system",)
+MODULE_NAMES = [
+    "system",
+    "redis",
+]
 
 
 def modules() -> list[ModuleType]:

@@ -1,0 +1,125 @@
+"""The redis collector against real redis-servers: exact counts, down, hung, back up."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.support.exporter import ExporterProcess
+from tests.support.redis import RedisServer
+
+
+@pytest.fixture
+def exporter_for(tmp_path):
+    started: list[ExporterProcess] = []
+
+    def start(*flags: str, env: dict[str, str] | None = None) -> ExporterProcess:
+        exporter = ExporterProcess(tmp_path, ["--collectors", "redis", *flags], env=env)
+        started.append(exporter.start())
+        return exporter
+
+    yield start
+    for exporter in started:
+        exporter.stop()
+
+
+def test_hits_misses_and_commands_are_counted_exactly(redis_server, exporter_for):
+    exporter = exporter_for("--redis-url", redis_server.url)
+    addr = redis_server.addr
+    before = exporter.wait_for(lambda s: s.value("redis_up", addr=addr) == 1)
+    client = redis_server.client()
+    client.set("painel:a", "1")
+    client.set("painel:b", "2", ex=3600)
+    for _ in range(3):
+        client.get("painel:a")
+    for _ in range(2):
+        client.get("painel:missing")
+
+    after = exporter.scrape()
+
+    def delta(name: str, **labels: str) -> float:
+        return after.value(name, addr=addr, **labels) - (
+            before.value(name, addr=addr, **labels) or 0
+        )
+
+    assert delta("redis_keyspace_hits_total") == 3
+    assert delta("redis_keyspace_misses_total") == 2
+    assert delta("redis_commands_total", cmd="get") == 5
+    assert delta("redis_commands_total", cmd="set") == 2
+    assert after.value("redis_commands_duration_seconds_total", addr=addr, cmd="get") > 0
+    assert after.value("redis_db_keys", addr=addr, db="db0") == 2
+    assert after.value("redis_connected_clients", addr=addr) >= 2  # the test's and ours
+    assert after.value("redis_uptime_in_seconds", addr=addr) >= 0
+    assert after.value("redis_memory_used_bytes", addr=addr) > 0
+    assert after.value("redis_memory_max_bytes", addr=addr) == 0  # the fixture sets no limit
+    assert after.value("redis_latency_seconds", addr=addr) > 0
+    for name in ("redis_expired_keys_total", "redis_evicted_keys_total"):
+        assert after.value(name, addr=addr) == 0
+    assert after.type_of("redis_keyspace_hits") == "counter"
+    assert after.type_of("redis_commands_processed") == "counter"
+    assert after.value("painel_exporter_collector_success", collector="redis") == 1
+
+
+def test_killed_server_reads_down_fast_then_recovers(redis_server, exporter_for):
+    exporter = exporter_for("--redis-url", redis_server.url)
+    addr = redis_server.addr
+    exporter.wait_for(lambda s: s.value("redis_up", addr=addr) == 1)
+
+    redis_server.kill()
+    started = time.monotonic()
+    down = exporter.scrape()
+    assert time.monotonic() - started < 1.0
+    assert down.value("redis_up", addr=addr) == 0
+    assert down.value("redis_keyspace_hits_total", addr=addr) is None
+    assert down.value("node_load1") is None  # only the collectors asked for
+    assert "down" in exporter.get("/").body
+
+    redis_server.start()
+    back = exporter.wait_for(lambda s: s.value("redis_up", addr=addr) == 1)
+    assert back.value("redis_uptime_in_seconds", addr=addr) is not None
+
+
+def test_hung_server_does_not_delay_the_others(tmp_path_factory, shared_redis, exporter_for):
+    hung = RedisServer(tmp_path_factory.mktemp("redis-hung")).start()
+    try:
+        exporter = exporter_for("--redis-url", hung.url, "--redis-url", shared_redis.url)
+        exporter.wait_for(lambda s: s.value("redis_up", addr=hung.addr) == 1)
+        hung.process.signal(signal.SIGSTOP)  # accepts connections, never answers
+        for _ in range(3):  # again and again: no pile-up of stuck round trips
+            started = time.monotonic()
+            scrape = exporter.scrape()
+            assert time.monotonic() - started < 1.0
+            assert scrape.value("redis_up", addr=hung.addr) == 0
+            assert scrape.value("redis_up", addr=shared_redis.addr) == 1
+        hung.process.signal(signal.SIGCONT)
+        exporter.wait_for(lambda s: s.value("redis_up", addr=hung.addr) == 1)
+    finally:
+        hung.process.signal(signal.SIGCONT)
+        hung.stop()
+
+
+def test_password_never_shows(tmp_path_factory, exporter_for):
+    password = "s3cret-Pa55"
+    server = RedisServer(tmp_path_factory.mktemp("redis-auth"))
+    server.start()
+    try:
+        server.client().config_set("requirepass", password)
+        good = f"redis://:{password}@127.0.0.1:{server.port}/0"
+        wrong_password = "not-" + password
+        bad = f"redis://:{wrong_password}@127.0.0.1:{server.port}/1"
+        exporter = exporter_for("--redis-url", good, env={"PAINEL_EXPORTER_LOG_LEVEL": "debug"})
+        scrape = exporter.wait_for(lambda s: s.value("redis_up", addr=server.addr) == 1)
+        page = exporter.get("/").body
+        assert password not in scrape.text and password not in page
+        assert f"127.0.0.1:{server.port}" in page
+
+        other = exporter_for("--redis-url", bad, env={"PAINEL_EXPORTER_LOG_LEVEL": "debug"})
+        assert other.scrape().value("redis_up", addr=server.addr) == 0
+        page = other.get("/").body
+        assert "down" in page and wrong_password not in page
+        for log in (exporter.log(), other.log()):
+            assert password not in log
+    finally:
+        server.stop()
