@@ -1,16 +1,32 @@
-"""Stands in for an auth backend: the tests name the user in a header."""
+"""Stand-ins for an auth backend and django-tenants: the tests name the user and the schema
+in headers. Sync and async capable, so under ASGI the whole chain stays async."""
 
 from types import SimpleNamespace
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+
+def _annotate(request):
+    name = request.META.get("HTTP_X_TEST_USER")
+    if name:
+        request.user = SimpleNamespace(
+            pk=len(name), is_authenticated=True, get_username=lambda: name
+        )
+    schema = request.META.get("HTTP_X_TEST_SCHEMA")
+    if schema:
+        request.tenant = SimpleNamespace(schema_name=schema)
+
 
 class HeaderUserMiddleware:
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
-        name = request.META.get("HTTP_X_TEST_USER")
-        if name:
-            request.user = SimpleNamespace(
-                pk=len(name), is_authenticated=True, get_username=lambda: name
-            )
-        return self.get_response(request)
+        _annotate(request)
+        return self.get_response(request)  # under ASGI a coroutine, which Django awaits

@@ -9,7 +9,7 @@ import json
 import os
 
 SECRET_KEY = "painel-tests-only"
-DEBUG = False
+DEBUG = os.environ.get("PAINEL_TEST_DEBUG") == "1"
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 ROOT_URLCONF = "tests.django_middleware.project.urls"
@@ -59,6 +59,13 @@ LOGGING = {
     "handlers": {},
     "loggers": {},
 }
+if os.environ.get("PAINEL_TEST_DJANGO_LOG"):
+    # With DEBUG on, Django logs here every middleware it has to adapt between sync and async.
+    LOGGING["handlers"]["django_file"] = {
+        "class": "logging.FileHandler",
+        "filename": os.environ["PAINEL_TEST_DJANGO_LOG"],
+    }
+    LOGGING["loggers"]["django.request"] = {"handlers": ["django_file"], "level": "DEBUG"}
 if os.environ.get("PAINEL_TEST_SLOW_LOG"):
     LOGGING["handlers"]["slow_file"] = {
         "class": "logging.FileHandler",
