@@ -1,0 +1,243 @@
+"""Health probes: each --health-url fetched every --interval on its own thread.
+
+blackbox_exporter's names (probe_success, probe_duration_seconds, probe_http_status_code)
+plus health_component_up from the middleware's /health JSON. Probing on a schedule of its
+own, not per scrape, keeps a slow target from ever holding up /metrics (blackbox users
+lose the whole probe when the probe outlasts Prometheus's scrape timeout) and keeps the
+probe rate independent of how many Prometheus servers scrape us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from exporter.collector import Collector, ConfigError
+from exporter.config import seconds
+from exporter.targets import mask_url, scrub
+
+NAME = "health"
+log = logging.getLogger("painel.exporter.health")
+
+MAX_BODY_BYTES = 1 << 20  # a /health answer is a few hundred bytes; more is not one
+MAX_COMPONENTS = 50  # per target: component names come from the remote end
+MAX_COMPONENT_NAME = 64
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--health-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a health endpoint to probe every --interval, like http://app:8000/health "
+        "(user:password@ in the URL is sent as basic auth; repeatable)",
+    )
+    parser.add_argument(
+        "--health-timeout",
+        type=seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="a probe that takes longer fails (default %(default)s; below --interval)",
+    )
+
+
+def has_target(args: argparse.Namespace) -> bool:
+    return bool(args.health_url)
+
+
+def build(args: argparse.Namespace) -> list[Collector]:
+    if args.health_timeout >= args.interval:
+        raise ConfigError(
+            f"--health-timeout {args.health_timeout:g} must be shorter than "
+            f"--interval {args.interval:g}"
+        )
+    probes = [Probe(url, args.health_timeout) for url in args.health_url]
+    labels = [p.target for p in probes]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise ConfigError(f"--health-url {label} is given twice")
+    return [HealthCollector(probes, args.interval)]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    success: bool
+    duration: float
+    status_code: int  # 0: no HTTP answer at all, as blackbox_exporter reports it
+    components: dict[str, bool] | None = None  # None: the body was no /health JSON
+    error: str = ""
+    at: float = field(default_factory=time.time)
+
+
+class Probe:
+    """One target: its URL (secret kept here), its masked label and its latest result."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.target = mask_url(url)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"--health-url {self.target}: use an http:// or https:// URL with a host"
+            )
+        self.timeout = timeout
+        self._headers = {"Accept": "application/json", "User-Agent": "painel-exporter"}
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._headers["Authorization"] = (
+                "Basic " + base64.b64encode(credentials.encode()).decode()
+            )
+        netloc = parts.netloc.rpartition("@")[2]
+        self._plain_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        self.last: ProbeResult | None = None
+        self.invalid_responses = 0
+
+    def run(self) -> ProbeResult:
+        started = time.perf_counter()
+        request = urllib.request.Request(self._plain_url, headers=self._headers)
+        try:
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                    code, body = answer.status, answer.read(MAX_BODY_BYTES + 1)
+            except urllib.error.HTTPError as error:  # 4xx/5xx: still an answer, read it
+                code, body = error.code, error.read(MAX_BODY_BYTES + 1)
+        except (OSError, ValueError) as exc:
+            duration = time.perf_counter() - started
+            return ProbeResult(False, duration, 0, error=scrub(_reason(exc), self.url))
+        duration = time.perf_counter() - started
+        if duration > self.timeout:  # a trickle of bytes can outlast the socket timeout
+            return ProbeResult(False, duration, code, error=f"took over {self.timeout:g}s")
+        healthy, components, problem = parse_health(body)
+        if problem:
+            self.invalid_responses += 1
+            return ProbeResult(False, duration, code, error=f"HTTP {code}, {problem}")
+        ok = 200 <= code < 300 and healthy
+        return ProbeResult(ok, duration, code, components, "" if ok else f"HTTP {code}")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.URLError):
+        exc = exc.reason if isinstance(exc.reason, Exception) else exc
+    return f"{type(exc).__name__}: {exc}"
+
+
+def parse_health(body: bytes) -> tuple[bool, dict[str, bool], str]:
+    """The middleware's /health JSON -> (status ok, {component: up}, problem or "")."""
+    if len(body) > MAX_BODY_BYTES:
+        return False, {}, f"body over {MAX_BODY_BYTES} bytes"
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False, {}, "body is not JSON"
+    if not isinstance(document, dict) or document.get("status") not in ("ok", "error"):
+        return False, {}, 'body has no "status": "ok" or "error"'
+    raw = document.get("components", {})
+    if not isinstance(raw, dict):
+        return False, {}, '"components" is not an object'
+    components = {
+        str(name)[:MAX_COMPONENT_NAME]: isinstance(state, dict) and state.get("status") == "ok"
+        for name, state in list(raw.items())[:MAX_COMPONENTS]
+    }
+    return document["status"] == "ok", components, ""
+
+
+class HealthCollector(Collector):
+    name = NAME
+
+    def __init__(self, probes: list[Probe], interval: float) -> None:
+        self.probes = probes
+        self.interval = interval
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(p,), name=f"probe-{i}", daemon=True)
+            for i, p in enumerate(probes)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=1)
+
+    def _loop(self, probe: Probe) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                result = probe.run()
+            except Exception as exc:  # never let one odd answer end the probing
+                log.exception("probe of %s failed unexpectedly", probe.target)
+                result = ProbeResult(False, 0.0, 0, error=scrub(repr(exc), probe.url))
+            self._record(probe, result)
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _record(self, probe: Probe, result: ProbeResult) -> None:
+        with self._lock:
+            previous, probe.last = probe.last, result
+        if not result.success and (previous is None or previous.error != result.error):
+            log.warning("health %s failed: %s", probe.target, result.error)
+        elif result.success and previous is not None and not previous.success:
+            log.info("health %s is healthy again", probe.target)
+
+    def status(self) -> dict:
+        rows = []
+        for probe in self.probes:
+            last = probe.last
+            if last is None:
+                result = "not probed yet"
+            elif last.success:
+                result = f"ok, HTTP {last.status_code} in {last.duration * 1000:.0f} ms"
+            else:
+                result = f"failed: {last.error}"
+            rows.append({"target": probe.target, "result": result})
+        return {"interval": f"{self.interval:g}s", "targets": rows}
+
+    def collect(self) -> Iterable[Metric]:
+        success = GaugeMetricFamily(
+            "probe_success", "1 when the last probe got a healthy answer.", labels=["target"]
+        )
+        duration = GaugeMetricFamily(
+            "probe_duration_seconds", "How long the last probe took.", labels=["target"]
+        )
+        status_code = GaugeMetricFamily(
+            "probe_http_status_code",
+            "HTTP status of the last probe; 0 when nothing answered.",
+            labels=["target"],
+        )
+        component_up = GaugeMetricFamily(
+            "health_component_up",
+            "1 when /health reported the component ok in the last probe.",
+            labels=["target", "component"],
+        )
+        invalid = CounterMetricFamily(
+            "health_invalid_responses",
+            "Probe answers whose body was not the /health JSON.",
+            labels=["target"],
+        )
+        with self._lock:
+            latest = [(p, p.last, p.invalid_responses) for p in self.probes]
+        for probe, result, invalid_count in latest:
+            invalid.add_metric([probe.target], invalid_count)
+            if result is None:
+                continue
+            success.add_metric([probe.target], 1.0 if result.success else 0.0)
+            duration.add_metric([probe.target], result.duration)
+            status_code.add_metric([probe.target], result.status_code)
+            for component, up in (result.components or {}).items():
+                component_up.add_metric([probe.target, component], 1.0 if up else 0.0)
+        return [success, duration, status_code, component_up, invalid]
