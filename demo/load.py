@@ -40,9 +40,10 @@ class Call:
 def _tenant_headers(tenant: str, port: int | None) -> tuple[tuple[str, str], ...]:
     if tenant == NO_TENANT:
         return ()
+    user = ("X-User", f"{tenant}-admin")  # the demo's stand-in for a login
     if tenant == SUBDOMAIN_TENANT:
-        return (("Host", f"{tenant}.localhost" + (f":{port}" if port else "")),)
-    return (("X-Tenant-ID", tenant),)
+        return (("Host", f"{tenant}.localhost" + (f":{port}" if port else "")), user)
+    return (("X-Tenant-ID", tenant), user)
 
 
 # (weight, method, path template, route pattern); {n} is a number drawn per call.
@@ -140,12 +141,17 @@ class Progress:
         self.every = every if every is not None else (0.5 if self.tty else 5.0)
         self.started = time.monotonic()
         self.last = 0.0
+        self.lock = threading.Lock()  # updates come from every sending thread
 
     def update(self, tally: Tally, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.every:
-            return
-        self.last = now
+        with self.lock:
+            now = time.monotonic()
+            if not final and now - self.last < self.every:
+                return
+            self.last = now
+            self._write(tally, now, final)
+
+    def _write(self, tally: Tally, now: float, final: bool) -> None:
         elapsed = max(now - self.started, 1e-9)
         classes = " ".join(f"{k} {v}" for k, v in sorted(tally.by_status_class().items()))
         line = (
@@ -166,15 +172,21 @@ def run(
     rate: float | None = None,
     concurrency: int = 4,
     on_progress: Callable[[Tally], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Tally:
-    """Send the calls (all of them, or as many as fit in `duration` seconds) and tally."""
+    """Send the calls (all of them, or as many as fit in `duration` seconds, or until
+    `stop` is set) and tally what came back."""
+    stop = stop or threading.Event()
     tally = Tally()
     deadline = time.monotonic() + duration
     interval = 1.0 / rate if rate else 0.0
     base = url.rstrip("/")
 
+    def over() -> bool:
+        return stop.is_set() or time.monotonic() > deadline
+
     def send(client: httpx.Client, call: Call) -> None:
-        if time.monotonic() > deadline:
+        if over():
             return
         try:
             response = client.request(call.method, base + call.path, headers=dict(call.headers))
@@ -191,11 +203,11 @@ def run(
         futures = []
         next_at = time.monotonic()
         for call in calls:
-            if time.monotonic() > deadline:
+            if over():
                 break
             if interval:
                 next_at += interval
-                time.sleep(max(0.0, next_at - time.monotonic()))
+                stop.wait(max(0.0, next_at - time.monotonic()))
             futures.append(pool.submit(send, client, call))
         for future in futures:
             future.result()

@@ -35,11 +35,13 @@ MIDDLEWARE = [
     # First, so that it times everything below it and sees every exception.
     "django_middleware.middleware.MetricsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "demo.users.HeaderUserMiddleware",
 ]
 
 ROOT_URLCONF = "demo.urls"
 WSGI_APPLICATION = "demo.wsgi.application"
 USE_TZ = True
+TIME_ZONE = "UTC"
 
 # The shop keeps nothing in a database; the health check still has one to ping.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -97,7 +99,8 @@ LOGGING = {
             "propagate": False,
         },
         "django": {"handlers": ["errors", "console"], "level": "INFO", "propagate": False},
-        "celery": {"handlers": ["errors", "console"], "level": "INFO", "propagate": False},
+        # The worker prints through the root logger Celery sets up; only the file is added.
+        "celery": {"handlers": ["errors"], "level": "INFO"},
         "demo": {"handlers": ["errors", "console"], "level": "INFO", "propagate": False},
     },
 }

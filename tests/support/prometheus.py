@@ -1,7 +1,7 @@
 """Real Prometheus and Alertmanager (Debian's binaries) on free ports, with painel's rules.
 
-PrometheusServer writes a config that scrapes the given targets every second and loads
-the repository's rule files (evaluated every second), queries through the HTTP API, and
+PrometheusServer writes the config that prometheus/render_config.py renders for the given
+app and exporter targets, scraped every second, with the repository's rule files (evaluated every second), queries through the HTTP API, and
 backfills past data with `promtool tsdb create-blocks-from openmetrics` so that
 day-over-day queries have a yesterday to compare with.
 
@@ -15,12 +15,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from prometheus.render_config import render_config
 
 from .ports import free_port, wait_for_port
 from .process import ManagedProcess
@@ -70,7 +72,8 @@ class PrometheusServer:
     def __init__(
         self,
         workdir: Path,
-        jobs: Mapping[str, Iterable[str]],
+        django: Iterable[str],
+        exporter: Iterable[str],
         rule_files: Iterable[Path] | None = None,
         alert_for: str | None = None,
         alertmanager: str | None = None,
@@ -78,9 +81,10 @@ class PrometheusServer:
         port: int | None = None,
         retention: str = "7d",
     ) -> None:
-        """jobs: job name -> host:port targets scraped at /metrics."""
+        """django, exporter: host:port targets of the `django` and `painel-exporter` jobs."""
         self.workdir = Path(workdir)
-        self.jobs = {job: list(targets) for job, targets in jobs.items()}
+        self.django = list(django)
+        self.exporter = list(exporter)
         self.rule_files = list(rule_files) if rule_files is not None else repository_rule_files()
         self.alert_for = alert_for
         self.alertmanager = alertmanager
@@ -102,19 +106,14 @@ class PrometheusServer:
             rewritten = self.workdir / "rules-for-tests"
             rewritten.mkdir(exist_ok=True)
             rules = [rewrite_alert_for(path, rewritten, self.alert_for) for path in rules]
-        config: dict[str, Any] = {
-            "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
-            "rule_files": [str(path) for path in rules],
-            "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": targets}]}
-                for job, targets in self.jobs.items()
-            ],
-        }
-        if self.alertmanager:
-            config["alerting"] = {
-                "alertmanagers": [{"static_configs": [{"targets": [self.alertmanager]}]}]
-            }
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        text = render_config(
+            self.django,
+            self.exporter,
+            [self.alertmanager] if self.alertmanager else [],
+            rule_files=[str(path) for path in rules],
+            scrape_interval=self.interval,
+        )
+        self.config_path.write_text(text)
         return self.config_path
 
     def start(self) -> PrometheusServer:

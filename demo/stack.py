@@ -1,0 +1,386 @@
+"""The local demo stack without Docker: `bash scripts/stack.sh` runs `python -m demo.stack`.
+
+redis-server, the demo app under gunicorn (2 workers, multiprocess metrics), a Celery
+worker with task events, painel-exporter, Alertmanager and Prometheus with painel's rules,
+and the load. Each listens on 127.0.0.1, on a fixed port away from the standard ones when
+that port is free and on any free port when it is not. Ctrl-C or SIGTERM stops them all,
+and so does --duration.
+
+The processes are started with the same helpers the tests use (tests/support/), so the
+stack a person runs is the stack the end-to-end test checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from demo import load
+from tests.support.ports import free_port, wait_for_port
+from tests.support.process import ManagedProcess
+from tests.support.prometheus import AlertmanagerServer, PrometheusServer
+from tests.support.redis import RedisServer
+
+REPO = Path(__file__).resolve().parent.parent
+CELERY_NODENAME = "demo@localhost"
+
+# Away from 6379, 8000, 9090, 9093, which other software on a machine likely holds.
+PREFERRED_PORTS = {
+    "redis": 16379,
+    "app": 18000,
+    "exporter": 19811,
+    "prometheus": 19090,
+    "alertmanager": 19093,
+}
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_ports(fixed: bool) -> dict[str, int]:
+    """The preferred ports where free (fixed=True), free ones otherwise."""
+    return {
+        name: port if fixed and port_is_free(port) else free_port()
+        for name, port in PREFERRED_PORTS.items()
+    }
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@dataclass
+class Component:
+    name: str
+    start: Callable[[], object]
+    stop: Callable[[], None]
+    alive: Callable[[], bool]
+    log: Callable[[], str]
+
+
+class Stack:
+    """Every process of the demo, built up front and started in dependency order.
+
+    The objects exist before start(), so a caller may prepare them (the e2e test backfills
+    Prometheus' data directory before it starts).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        log_dir: Path | None = None,
+        fixed_ports: bool = False,
+        workers: int = 2,
+        scrape_interval: str = "5s",
+        alert_for: str | None = None,
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.log_dir = Path(log_dir or self.workdir / "logs").resolve()
+        self.ports = pick_ports(fixed_ports)
+        self.workers = workers
+        self.redis = RedisServer(self.workdir / "redis", port=self.ports["redis"])
+        self.multiproc_dir = self.workdir / "multiproc"
+        self.app = ManagedProcess(
+            "app",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:django_middleware.gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.ports['app']}",
+                "--access-logfile",
+                "-",
+                "demo.wsgi:application",
+            ],  # fmt: skip
+            self.workdir,
+            env=self.app_env(),
+            cwd=REPO,
+        )
+        self.celery = ManagedProcess(
+            "celery",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "demo",
+                "worker",
+                "--task-events",
+                "--hostname",
+                CELERY_NODENAME,
+                "--concurrency",
+                "2",
+                # mingle and gossip wait for peers at start-up: there are none here.
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+            ],  # fmt: skip
+            self.workdir,
+            env={**self.app_env(), "PROMETHEUS_MULTIPROC_DIR": ""},
+            cwd=REPO,
+        )
+        self.exporter = ManagedProcess(
+            "exporter",
+            [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.ports['exporter']}"],
+            self.workdir,
+            env=self.exporter_env(),
+            cwd=REPO,
+        )
+        self.alertmanager = AlertmanagerServer(
+            self.workdir / "alertmanager",
+            port=self.ports["alertmanager"],
+            config=REPO / "prometheus" / "alertmanager.yml",
+        )
+        self.prometheus = PrometheusServer(
+            self.workdir / "prometheus",
+            django=[self.addr("app")],
+            exporter=[self.addr("exporter")],
+            alertmanager=self.alertmanager.addr,
+            interval=scrape_interval,
+            alert_for=alert_for,
+            port=self.ports["prometheus"],
+        )
+        self.components = [
+            Component(
+                "redis",
+                self.redis.start,
+                self.redis.stop,
+                lambda: self.redis.process.alive(),
+                lambda: self.redis.process.tail(),
+            ),
+            self._managed(self.app, self.start_app),
+            self._managed(self.celery, self.start_celery),
+            self._managed(self.exporter, self.start_exporter),
+            Component(
+                "alertmanager",
+                self.alertmanager.start,
+                self.alertmanager.stop,
+                lambda: self.alertmanager.process.alive(),
+                lambda: self.alertmanager.process.tail(),
+            ),
+            Component(
+                "prometheus",
+                self.prometheus.start,
+                self.prometheus.stop,
+                lambda: self.prometheus.process.alive(),
+                lambda: self.prometheus.process.tail(),
+            ),
+        ]
+        self.started: list[Component] = []
+
+    @staticmethod
+    def _managed(process: ManagedProcess, start: Callable[[], object]) -> Component:
+        return Component(process.name, start, process.stop, process.alive, process.tail)
+
+    # --- addresses -------------------------------------------------------------------
+
+    def addr(self, name: str) -> str:
+        return f"127.0.0.1:{self.ports[name]}"
+
+    def url(self, name: str) -> str:
+        if name == "redis":
+            return f"redis://{self.addr('redis')}"
+        return f"http://{self.addr(name)}"
+
+    @property
+    def errors_log(self) -> Path:
+        return self.log_dir / "errors.log"
+
+    @property
+    def slow_requests_log(self) -> Path:
+        return self.log_dir / "slow_requests.log"
+
+    def app_env(self) -> dict[str, str]:
+        return {
+            "DJANGO_SETTINGS_MODULE": "demo.settings",
+            "DEMO_REDIS_URL": self.url("redis"),
+            "DEMO_LOG_DIR": str(self.log_dir),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.multiproc_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def exporter_env(self) -> dict[str, str]:
+        """Everything the exporter watches, as PAINEL_EXPORTER_* variables."""
+        return {
+            "PAINEL_EXPORTER_REDIS_URL": self.url("redis"),
+            "PAINEL_EXPORTER_CELERY_BROKER_URL": f"{self.url('redis')}/0",
+            "PAINEL_EXPORTER_LOG_FILE": f"errors={self.errors_log}",
+            "PAINEL_EXPORTER_SLOW_REQUESTS_FILE": str(self.slow_requests_log),
+            "PAINEL_EXPORTER_HEALTH_URL": f"{self.url('app')}/health",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # --- start and stop --------------------------------------------------------------
+
+    def start_app(self) -> None:
+        # Files left by an earlier run would be added into this one's counters.
+        shutil.rmtree(self.multiproc_dir, ignore_errors=True)
+        self.multiproc_dir.mkdir(parents=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.app.start(ready=lambda: _wait_http(f"{self.url('app')}/metrics", timeout=60))
+
+    def start_celery(self) -> None:
+        def ready() -> None:
+            deadline = time.monotonic() + 60
+            while f"{CELERY_NODENAME} ready." not in self.celery.tail(200):
+                if not self.celery.alive() or time.monotonic() > deadline:
+                    raise RuntimeError("celery worker did not become ready")
+                time.sleep(0.1)
+
+        self.celery.start(ready=ready)
+
+    def start_exporter(self) -> None:
+        self.exporter.start(ready=lambda: wait_for_port(self.ports["exporter"], timeout=30))
+
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            for component in self.components:
+                component.start()
+                self.started.append(component)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop in reverse order: nothing is left scraping or sending to a stopped process."""
+        while self.started:
+            component = self.started.pop()
+            try:
+                component.stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"stack: stopping {component.name} failed: {exc}", file=sys.stderr)
+
+    def dead(self) -> list[Component]:
+        return [c for c in self.started if not c.alive()]
+
+    def summary(self) -> str:
+        return "\n".join(
+            [
+                "painel demo stack is up (all on 127.0.0.1):",
+                f"  app           {self.url('app')}/api/v1/orders/  "
+                f"(/metrics, /health; tenants: X-Tenant-ID header or <tenant>.localhost)",
+                f"  exporter      {self.url('exporter')}/metrics",
+                f"  prometheus    {self.url('prometheus')}/alerts  (graph: /graph)",
+                f"  alertmanager  {self.url('alertmanager')}/",
+                f"  redis         {self.url('redis')}",
+                f"  app logs      {self.errors_log}, {self.slow_requests_log}",
+                f"  process logs  {self.workdir}/*.log",
+                "  Grafana comes with `docker compose up` (see the README).",
+            ]
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/stack.sh", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=float(os.environ.get("PAINEL_STACK_DURATION", "0")),
+        help="stop by itself after this many seconds (0: run until Ctrl-C or SIGTERM) "
+        "[env PAINEL_STACK_DURATION]",
+    )
+    parser.add_argument("--workdir", type=Path, default=REPO / "run", help="state and logs")
+    parser.add_argument("--log-dir", type=Path, default=REPO / "logs", help="the app's logs")
+    parser.add_argument("--no-load", action="store_true", help="start everything but the load")
+    parser.add_argument("--load-rate", type=float, default=10.0, help="requests per second")
+    parser.add_argument("--load-requests", type=int, default=100_000, help="at most this many")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (at least 2)")
+    parser.add_argument("--free-ports", action="store_true", help="any free ports, not fixed ones")
+    args = parser.parse_args(argv)
+    if args.duration < 0 or args.load_rate <= 0 or args.load_requests <= 0 or args.workers < 2:
+        parser.error("--duration >= 0, --load-rate > 0, --load-requests > 0, --workers >= 2")
+
+    stopping = threading.Event()
+
+    def request_stop(signum, _frame) -> None:
+        print(f"\nstack: {signal.Signals(signum).name}, stopping...", file=sys.stderr, flush=True)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    stack = Stack(args.workdir, args.log_dir, fixed_ports=not args.free_ports, workers=args.workers)
+    print(f"stack: starting in {stack.workdir} ...", flush=True)
+    try:
+        stack.start()
+    except Exception as exc:
+        print(f"stack: could not start: {exc}", file=sys.stderr)
+        return 1
+    print(stack.summary(), flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+
+    loader = None
+    if not args.no_load:
+        loader = threading.Thread(
+            target=_run_load, args=(stack, args, stopping), name="load", daemon=True
+        )
+        loader.start()
+
+    deadline = time.monotonic() + args.duration if args.duration else None
+    status = 0
+    while not stopping.wait(1.0):
+        dead = stack.dead()
+        if dead:
+            for component in dead:
+                print(f"stack: {component.name} exited:\n{component.log()}", file=sys.stderr)
+            status = 1
+            break
+        if deadline and time.monotonic() >= deadline:
+            print(f"stack: {args.duration:g} s are up, stopping...", flush=True)
+            break
+    stopping.set()
+    if loader is not None:
+        loader.join(timeout=35)
+    stack.stop()
+    print("stack: stopped.", flush=True)
+    return status
+
+
+def _run_load(stack: Stack, args: argparse.Namespace, stopping: threading.Event) -> None:
+    calls = load.plan(args.load_requests, port=stack.ports["app"])
+    progress = load.Progress(len(calls), stream=sys.stdout)
+    tally = load.run(
+        stack.url("app"),
+        calls,
+        duration=args.duration or 24 * 3600,
+        rate=args.load_rate,
+        on_progress=progress.update,
+        stop=stopping,
+    )
+    progress.update(tally, final=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
