@@ -1,0 +1,139 @@
+"""The test project under a real gunicorn with 3 workers in multiprocess mode, its cache and
+Celery broker on a real redis-server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as parse_openmetrics,
+)
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from tests.support.gunicorn import GunicornServer
+from tests.support.redis import RedisServer
+
+from .helpers import WSGI_APP, server_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis-middleware")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, redis):
+    server = GunicornServer(
+        tmp_path_factory.mktemp("gunicorn-middleware"),
+        WSGI_APP,
+        workers=3,
+        env=server_env(PAINEL_TEST_REDIS_URL=redis.url),
+    ).start()
+    yield server
+    server.stop()
+
+
+def samples(text: str, name: str) -> list:
+    return [s for family in parse_text(text) for s in family.samples if s.name == name]
+
+
+def test_requests_from_all_workers_add_up_exactly(app):
+    paths = [f"/sleep/{ms}/" for ms in (1, 5, 10)] + ["/api/v1/orders/7/", "/nope"]
+    jobs = [(paths[i % len(paths)], f"tenant-{i % 4}") for i in range(300)]
+
+    def send(chunk):
+        with httpx.Client(base_url=app.url, timeout=30) as client:
+            return [
+                client.get(path, headers={"X-Tenant-ID": tenant}).status_code
+                for path, tenant in chunk
+            ]
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = [
+            code for codes in pool.map(send, [jobs[i::6] for i in range(6)]) for code in codes
+        ]
+    assert statuses.count(200) == 240 and statuses.count(404) == 60
+
+    with app.client() as client:
+        text = client.get("/metrics").text
+    counted = [
+        s for s in samples(text, "django_http_requests_total") if s.labels["tenant"] != "<none>"
+    ]
+    assert sum(s.value for s in counted) == 300
+    by_tenant = {}
+    for s in counted:
+        by_tenant[s.labels["tenant"]] = by_tenant.get(s.labels["tenant"], 0) + s.value
+    assert by_tenant == {f"tenant-{i}": 75 for i in range(4)}
+    histogram_count = sum(
+        s.value
+        for s in samples(text, "django_http_request_duration_seconds_count")
+        if s.labels["tenant"] != "<none>"
+    )
+    assert histogram_count == 300
+    writers = {path.stem.rsplit("_", 1)[-1] for path in app.multiproc_dir.glob("counter_*.db")}
+    assert len(writers) >= 2, "the requests were not spread over the workers"
+
+
+def test_metrics_parses_and_passes_promtool(app):
+    with app.client() as client:
+        client.get("/query/", headers={"X-Tenant-ID": "acme"})
+        text = client.get("/metrics").text
+        openmetrics = client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    names = {family.name for family in parse_text(text)}
+    assert {"django_http_requests", "django_http_request_duration_seconds"} <= names
+    # django-prometheus's database wrapper measures the queries; we do not measure them again.
+    assert any(s.value >= 1 for s in samples(text, "django_db_execute_total"))
+    assert {f.name for f in parse_openmetrics(openmetrics.text)} >= {"django_http_requests"}
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is not installed: run scripts/bootstrap.sh"
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def health(app) -> tuple[int, dict]:
+    with app.client() as client:
+        response = client.get("/health")
+    return response.status_code, response.json()
+
+
+def wait_for_health(app, status: int, deadline: float = 30.0) -> dict:
+    end = time.monotonic() + deadline
+    while True:
+        code, body = health(app)
+        if code == status or time.monotonic() > end:
+            assert code == status, body
+            return body
+        time.sleep(0.1)
+
+
+def test_health_follows_the_redis_server(app, redis):
+    body = wait_for_health(app, 200)
+    assert body["status"] == "ok"
+    assert set(body["components"]) == {"database", "cache", "cache_local", "celery_broker"}
+    assert all(
+        c["status"] == "ok" and c["latency_seconds"] >= 0 for c in body["components"].values()
+    )
+
+    redis.stop()
+    try:
+        body = wait_for_health(app, 503)
+        assert body["status"] == "error"
+        for name in ("cache", "celery_broker"):
+            assert body["components"][name]["status"] == "error"
+            assert body["components"][name]["error"]
+        assert body["components"]["database"]["status"] == "ok"
+    finally:
+        redis.start()
+    body = wait_for_health(app, 200)
+    assert body["components"]["cache"]["status"] == "ok"

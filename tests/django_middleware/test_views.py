@@ -1,0 +1,60 @@
+"""/metrics: content negotiation and who may read it."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as parse_openmetrics,
+)
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+
+def test_metrics_speaks_text_and_openmetrics(client, painel):
+    with painel():
+        client.get("/", HTTP_X_TENANT_ID="acme")
+        text = client.get("/metrics")
+        openmetrics = client.get("/metrics", HTTP_ACCEPT="application/openmetrics-text")
+    assert text["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert openmetrics["Content-Type"].startswith("application/openmetrics-text")
+    text_names = {f.name for f in parse_text(text.content.decode())}
+    om_names = {f.name for f in parse_openmetrics(openmetrics.content.decode())}
+    expected = {
+        "django_http_requests",
+        "django_http_request_duration_seconds",
+        "django_http_slow_requests",
+        "django_http_exceptions",
+    }
+    assert expected <= text_names and expected <= om_names
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong", 401),
+        ("Bearer s3cret", 200),
+        (basic("prom", "wrong"), 401),
+        (basic("prom", "pa:ss"), 200),
+        ("Basic not-base64!", 401),
+    ],
+)
+def test_metrics_asks_for_the_token_or_the_password(client, painel, authorization, status):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    with painel(METRICS_BEARER_TOKEN="s3cret", METRICS_BASIC_AUTH="prom:pa:ss"):
+        response = client.get("/metrics", **headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response["WWW-Authenticate"] == 'Bearer realm="metrics", Basic realm="metrics"'
+
+
+def test_metrics_answers_only_allowed_addresses(client, painel):
+    with painel(METRICS_ALLOWED_IPS=["10.0.0.0/8", "::1"]):
+        assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+        assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+        assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
