@@ -1,0 +1,99 @@
+"""The system collector: node_exporter's names, labels, types and values on this host."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.exporter import ExporterProcess, NodeExporterProcess, node_exporter_binary
+
+# family -> (type, label names of every series), as node_exporter publishes them
+FAMILIES = {
+    "node_cpu_seconds": ("counter", {"cpu", "mode"}),
+    "node_load1": ("gauge", set()),
+    "node_load5": ("gauge", set()),
+    "node_load15": ("gauge", set()),
+    "node_memory_MemTotal_bytes": ("gauge", set()),
+    "node_memory_MemAvailable_bytes": ("gauge", set()),
+    "node_memory_SwapTotal_bytes": ("gauge", set()),
+    "node_memory_SwapFree_bytes": ("gauge", set()),
+    "node_filesystem_size_bytes": ("gauge", {"device", "mountpoint", "fstype"}),
+    "node_filesystem_avail_bytes": ("gauge", {"device", "mountpoint", "fstype"}),
+    "node_filesystem_free_bytes": ("gauge", {"device", "mountpoint", "fstype"}),
+    "node_disk_read_bytes": ("counter", {"device"}),
+    "node_disk_written_bytes": ("counter", {"device"}),
+    "node_network_receive_bytes": ("counter", {"device"}),
+    "node_network_transmit_bytes": ("counter", {"device"}),
+    "node_boot_time_seconds": ("gauge", set()),
+}
+COUNTERS = [
+    "node_cpu_seconds_total",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+]
+
+
+@pytest.fixture(scope="module")
+def exporter(tmp_path_factory):
+    with ExporterProcess(tmp_path_factory.mktemp("system"), ["--collectors", "system"]) as e:
+        yield e
+
+
+def _series(scrape, name):
+    return {tuple(sorted(labels.items())): value for labels, value in scrape.samples(name)}
+
+
+def test_publishes_node_exporter_names_labels_and_types(exporter):
+    scrape = exporter.scrape()
+    for family, (kind, labels) in FAMILIES.items():
+        assert scrape.type_of(family) == kind, family
+        samples = scrape.families[family].samples
+        assert samples, f"{family} has no series"
+        assert all(set(s.labels) == labels for s in samples), family
+    cpus = {labels["cpu"] for labels, _ in scrape.samples("node_cpu_seconds_total")}
+    assert cpus == {str(n) for n in range(len(cpus))}
+    modes = {labels["mode"] for labels, _ in scrape.samples("node_cpu_seconds_total")}
+    assert {"user", "system", "idle", "iowait"} <= modes
+    assert scrape.value("node_filesystem_size_bytes", mountpoint="/") > 0
+    fstypes = {labels["fstype"] for labels, _ in scrape.samples("node_filesystem_size_bytes")}
+    assert not fstypes & {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "overlay"}
+    assert scrape.value("painel_exporter_collector_success", collector="system") == 1
+
+
+def test_agrees_with_debians_node_exporter(exporter, tmp_path):
+    binary, missing = node_exporter_binary()
+    if binary is None:
+        pytest.skip(missing)
+    with NodeExporterProcess(binary, tmp_path) as node_exporter:
+        before = exporter.scrape()
+        theirs = node_exporter.scrape()
+        after = exporter.scrape()
+
+    for family in FAMILIES:
+        assert theirs.type_of(family) == before.type_of(family), family
+        for name in {s.name for s in theirs.families[family].samples}:
+            assert _series(theirs, name).keys() == _series(before, name).keys(), name
+
+    # counters: node_exporter's reading lies between our two readings around it
+    for name in COUNTERS:
+        low, mid, high = _series(before, name), _series(theirs, name), _series(after, name)
+        for key, value in mid.items():
+            assert low[key] <= value <= high[key], (name, key, low[key], value, high[key])
+
+    def same(name, tolerance=0.0, **labels):
+        ours, their = after.value(name, **labels), theirs.value(name, **labels)
+        assert abs(ours - their) <= tolerance, (name, labels, ours, their)
+
+    same("node_boot_time_seconds", tolerance=1)
+    same("node_memory_MemTotal_bytes")
+    same("node_memory_SwapTotal_bytes")
+    memory = after.value("node_memory_MemTotal_bytes")
+    same("node_memory_MemAvailable_bytes", tolerance=0.02 * memory)
+    same("node_memory_SwapFree_bytes", tolerance=0.02 * memory)
+    for minutes in (1, 5, 15):
+        same(f"node_load{minutes}", tolerance=1.0)  # the kernel's figure moves every 5 s
+    for labels, size in theirs.samples("node_filesystem_size_bytes"):
+        same("node_filesystem_size_bytes", **labels)
+        for name in ("node_filesystem_avail_bytes", "node_filesystem_free_bytes"):
+            same(name, tolerance=0.01 * size, **labels)  # other tests write files meanwhile
