@@ -23,7 +23,8 @@ class GunicornServer:
 
     PROMETHEUS_MULTIPROC_DIR is a fresh directory under `workdir` (see `multiproc_dir`);
     `env` adds to the environment (e.g. DJANGO_SETTINGS_MODULE), `args` to the command line
-    (e.g. ["--max-requests", "50"]); `config` is the gunicorn -c value, None for none.
+    (e.g. ["--max-requests", "50"]); `config` is the gunicorn -c value, None for none;
+    `empty_multiproc_dir=False` keeps files already in the directory (to test start-up).
     The app is imported with the repository root as working directory and on sys.path.
     """
 
@@ -37,6 +38,7 @@ class GunicornServer:
         config: str | None = PAINEL_CONFIG,
         multiprocess: bool = True,
         name: str = "gunicorn",
+        empty_multiproc_dir: bool = True,
     ) -> None:
         self.workdir = Path(workdir)
         self.app = app
@@ -49,6 +51,7 @@ class GunicornServer:
         self.args = list(args)
         self.config = config
         self.name = name
+        self.empty_multiproc_dir = empty_multiproc_dir
         self.process: ManagedProcess | None = None
 
     @property
@@ -77,8 +80,9 @@ class GunicornServer:
     def start(self, timeout: float = 60.0) -> GunicornServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.multiproc_dir is not None:
-            shutil.rmtree(self.multiproc_dir, ignore_errors=True)
-            self.multiproc_dir.mkdir(parents=True)
+            if self.empty_multiproc_dir:
+                shutil.rmtree(self.multiproc_dir, ignore_errors=True)
+            self.multiproc_dir.mkdir(parents=True, exist_ok=True)
         self.process = ManagedProcess(
             f"{self.name}-{self.port}", self.argv(), self.workdir, env=self.env, cwd=ROOT
         )
