@@ -1,0 +1,109 @@
+"""The command line: --help, environment variables, and one-line errors for bad values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exporter.collector import ConfigError
+from exporter.config import load
+from tests.support.exporter import ROOT, ExporterProcess
+from tests.support.ports import free_port
+
+PAINEL_EXPORTER = Path(sys.executable).with_name("painel-exporter")
+
+
+def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env
+    )
+
+
+def test_help_documents_every_flag_and_its_environment_variable():
+    answer = run(PAINEL_EXPORTER, "--help")
+    assert answer.returncode == 0, answer.stderr
+    help_text = " ".join(answer.stdout.split())  # argparse wraps lines
+    flags = ["--listen", "--collectors", "--interval", "--basic-auth", "--bearer-token"]
+    flags += ["--redis-url", "--health-url", "--health-timeout", "--scrape-timeout"]
+    for flag in flags:
+        env = "PAINEL_EXPORTER_" + flag[2:].upper().replace("-", "_")
+        assert flag in help_text and env in help_text, flag
+    assert "0.0.0.0:9811" in help_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "hint"),
+    [
+        (["--interval", "soon"], {}, "--interval"),
+        (["--interval", "-1"], {}, "positive number of seconds"),
+        ([], {"PAINEL_EXPORTER_INTERVAL": "0"}, "PAINEL_EXPORTER_INTERVAL"),
+        (["--listen", "9811"], {}, "HOST:PORT"),
+        (["--listen", "host:99999"], {}, "HOST:PORT"),
+        (["--collectors", "system,gpu"], {}, "unknown collector 'gpu'"),
+        (["--collectors", "redis"], {}, "nothing to watch"),
+        (["--redis-url", "ftp://host"], {}, "--redis-url"),
+        (
+            ["--redis-url", "redis://a:6379", "--redis-url", "redis://a:6379/2"],
+            {},
+            "give each server once",
+        ),
+        (["--health-url", "localhost:8000/health"], {}, "http://"),
+        (["--health-url", "http://a/h", "--health-timeout", "20"], {}, "--interval"),
+        (["--basic-auth", "secret-without-user"], {}, "USER:PASSWORD"),
+        (["--system-fs-types-exclude", "(unclosed"], {}, "regular expression"),
+        (["--no-such-flag"], {}, "unrecognized"),
+        ([], {"PAINEL_EXPORTER_COLLECTORS": ""}, "at least one collector"),
+    ],
+)
+def test_bad_values_say_what_to_fix(argv, environ, hint):
+    with pytest.raises(ConfigError) as error:
+        load(argv, environ)
+    message = str(error.value)
+    assert hint in message and "\n" not in message
+    assert "secret-without-user" not in message  # a credential is never echoed
+
+
+def test_environment_fills_flags_and_the_command_line_wins():
+    settings = load(
+        ["--interval", "7"],
+        {
+            "PAINEL_EXPORTER_INTERVAL": "30",
+            "PAINEL_EXPORTER_LISTEN": "127.0.0.1:9999",
+            "PAINEL_EXPORTER_REDIS_URL": "redis://a:6379,\nredis://b:6380",
+            "PAINEL_EXPORTER_BASIC_AUTH": "prom:pw",
+        },
+    )
+    assert settings.args.interval == 7
+    assert (settings.host, settings.port) == ("127.0.0.1", 9999)
+    assert settings.args.redis_url == ["redis://a:6379", "redis://b:6380"]
+    assert settings.basic_auth == ("prom", "pw")
+    assert [c.name for c in settings.collectors] == ["system", "redis"]
+
+
+def test_bad_value_exits_non_zero_with_one_line():
+    answer = run(sys.executable, "-m", "exporter", "--interval", "soon")
+    assert answer.returncode != 0
+    lines = answer.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("painel-exporter: error:"), answer.stderr
+
+
+def test_port_in_use_exits_with_one_line(tmp_path):
+    with ExporterProcess(tmp_path, ["--collectors", "system"]) as running:
+        answer = run(PAINEL_EXPORTER, "--listen", f"127.0.0.1:{running.port}")
+    assert answer.returncode != 0
+    assert answer.stderr.strip().count("\n") == 0 and "--listen" in answer.stderr
+
+
+def test_repeatable_flags_from_the_environment_reach_a_running_exporter(
+    tmp_path, shared_redis, redis_server
+):
+    env = {"PAINEL_EXPORTER_REDIS_URL": f"{shared_redis.url},{redis_server.url}"}
+    port = free_port()
+    env["PAINEL_EXPORTER_LISTEN"] = f"127.0.0.1:{port}"
+    with ExporterProcess(tmp_path, ["--collectors", "redis"], env=env) as exporter:
+        scrape = exporter.scrape()  # --listen on the command line overrides the variable
+        assert scrape.value("redis_up", addr=shared_redis.addr) == 1
+        assert scrape.value("redis_up", addr=redis_server.addr) == 1
