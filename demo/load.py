@@ -117,7 +117,7 @@ class Tally:
 
 
 def check_target(url: str, allowed_hosts: tuple[str, ...] = ()) -> None:
-    """Load goes to this machine only, unless a host is named on purpose (compose: web)."""
+    """Load goes to this machine only, unless a host is named on purpose (compose: app)."""
     host = urlsplit(url).hostname or ""
     if host == "localhost" or host in allowed_hosts:
         return
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "--allow-host",
         action="append",
         default=[],
-        help="a non-loopback host that may be loaded (docker compose: web)",
+        help="a non-loopback host that may be loaded (docker compose: app)",
     )
     args = parser.parse_args(argv)
     if args.requests <= 0 or args.duration <= 0 or args.concurrency <= 0 or args.rate < 0:

@@ -17,7 +17,7 @@ SECRET_KEY = os.environ.get("DEMO_SECRET_KEY", "painel-demo-not-a-secret")
 DEBUG = os.environ.get("DEMO_DEBUG", "0") == "1"
 # Tenants also arrive as subdomains (acme.localhost), hence the leading dots.
 ALLOWED_HOSTS = os.environ.get(
-    "DEMO_ALLOWED_HOSTS", "localhost,.localhost,127.0.0.1,[::1],web,.web"
+    "DEMO_ALLOWED_HOSTS", "localhost,.localhost,127.0.0.1,[::1],app"
 ).split(",")
 
 REDIS_URL = os.environ.get("DEMO_REDIS_URL", "redis://127.0.0.1:6379")

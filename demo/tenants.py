@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 TENANT_HEADER = "HTTP_X_TENANT_ID"
 # Hosts whose first label is not a tenant: the bare host, an address, the compose service.
-NOT_TENANTS = {"www", "localhost", "web", "127", "[::1]"}
+NOT_TENANTS = {"www", "localhost", "app", "127", "[::1]"}
 
 
 def tenant_from_request(request: HttpRequest) -> str | None:
