@@ -12,8 +12,10 @@ from types import ModuleType
 MODULE_NAMES = [
     "system",
     "redis",
+    "celery",
     "health",
     "logs",
+    "slow_requests",
 ]
 
 
