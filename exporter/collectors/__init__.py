@@ -12,7 +12,6 @@ from types import ModuleType
 MODULE_NAMES = [
     "system",
     "redis",
-    "celery",
     "health",
     "logs",
     "slow_requests",
