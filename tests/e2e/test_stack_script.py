@@ -1,0 +1,83 @@
+"""The README's main command: scripts/stack.sh starts everything, serves, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def read_until(proc: subprocess.Popen, marker: str, timeout: float) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    raise AssertionError(f"no {marker!r} from stack.sh; it printed:\n" + "\n".join(lines))
+
+
+def listening(url: str) -> bool:
+    host, port = re.match(r"\w+://([\d.]+):(\d+)", url).groups()
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+@pytest.mark.slow
+def test_stack_sh_starts_serves_and_stops_on_ctrl_c(tmp_path):
+    proc = subprocess.Popen(
+        ["bash", "scripts/stack.sh", "--free-ports", "--duration", "240", "--load-rate", "20"]
+        + ["--workdir", str(tmp_path / "run"), "--log-dir", str(tmp_path / "logs")],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,  # no TTY, as under CI or a supervisor
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        banner = read_until(proc, "Press Ctrl-C to stop.", timeout=180)
+        urls = dict(
+            re.findall(
+                r"^\s+(app|exporter|prometheus|alertmanager|redis)\s+(\w+://\S+)",
+                "\n".join(banner),
+                re.M,
+            )
+        )
+        assert set(urls) == {"app", "exporter", "prometheus", "alertmanager", "redis"}, banner
+
+        app = urls["app"].split("/api/")[0]
+        orders = httpx.get(f"{app}/api/v1/orders/", headers={"X-Tenant-ID": "acme"}, timeout=10)
+        assert orders.status_code == 200 and orders.json()["orders"]
+        assert "django_http_requests_total" in httpx.get(f"{app}/metrics", timeout=10).text
+        exporter = httpx.get(urls["exporter"], timeout=10).text
+        assert "redis_up" in exporter and "probe_success" in exporter
+        prometheus = urls["prometheus"].split("/alerts")[0]
+        assert httpx.get(f"{prometheus}/-/ready", timeout=10).status_code == 200
+        assert httpx.get(urls["alertmanager"] + "-/ready", timeout=10).status_code == 200
+        # The load runs and says how far it got.
+        read_until(proc, "load: ", timeout=30)
+
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        rest = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, rest
+    assert "stack: stopped." in rest
+    for name, url in urls.items():
+        assert not listening(url), f"{name} still listens on {url} after the stack stopped"
