@@ -58,6 +58,10 @@ class Scrape:
             raise AssertionError(f"{len(found)} samples of {name} match {labels}: {found}")
         return found[0][1] if found else None
 
+    def __len__(self) -> int:
+        """How many samples (series) the answer holds."""
+        return len(self._samples)
+
     def names(self) -> set[str]:
         return {s.name for s in self._samples}
 
