@@ -233,9 +233,9 @@ class Stack:
         """Everything the exporter watches, as PAINEL_EXPORTER_* variables."""
         return {
             "PAINEL_EXPORTER_REDIS_URL": self.url("redis"),
-            "PAINEL_EXPORTER_CELERY_BROKER_URL": f"{self.url('redis')}/0",
+            "PAINEL_EXPORTER_BROKER_URL": f"{self.url('redis')}/0",
             "PAINEL_EXPORTER_LOG_FILE": f"errors={self.errors_log}",
-            "PAINEL_EXPORTER_SLOW_REQUESTS_FILE": str(self.slow_requests_log),
+            "PAINEL_EXPORTER_SLOW_REQUEST_LOG": str(self.slow_requests_log),
             "PAINEL_EXPORTER_HEALTH_URL": f"{self.url('app')}/health",
             "PYTHONUNBUFFERED": "1",
         }
