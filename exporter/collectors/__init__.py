@@ -12,6 +12,7 @@ from types import ModuleType
 MODULE_NAMES = [
     "system",
     "redis",
+    "celery",
     "health",
     "logs",
     "slow_requests",

@@ -1,0 +1,273 @@
+"""Celery events turned into celery-exporter's metrics, with every label bounded.
+
+The receiver thread (exporter/celery_events.py) hands each event to `EventTracker.handle`;
+the collector asks `EventTracker.collect` for the families at scrape time. celery's own
+`events.State` pairs a task's later events (started, succeeded...) with the name and queue
+that only its first events carry, and keeps worker heartbeats, in bounded LRU caches.
+
+Worker liveness is decided at scrape time from the heartbeats, as celery.events.state does
+(a worker is alive until 2 x its heartbeat interval after its last heartbeat), so a worker
+killed with SIGKILL, which sends no worker-offline event, drops to 0 by itself. A worker
+silent for `forget_after` seconds is forgotten with all its series (celery-exporter's users
+saw memory and series grow without end with rotating pod names).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from celery.events.state import State
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+log = logging.getLogger("painel.exporter.celery")
+
+OTHER = "<other>"
+# celery's task_default_queue: where a task goes when no task-sent event said otherwise.
+DEFAULT_QUEUE = "celery"
+TASK_LABELS = ("name", "hostname", "queue_name")
+# event type -> metric name, in celery-exporter's order
+TASK_EVENTS = {
+    "task-sent": "celery_task_sent",
+    "task-received": "celery_task_received",
+    "task-started": "celery_task_started",
+    "task-succeeded": "celery_task_succeeded",
+    "task-failed": "celery_task_failed",
+    "task-retried": "celery_task_retried",
+    "task-revoked": "celery_task_revoked",
+    "task-rejected": "celery_task_rejected",
+}
+_HELP = {
+    "task-sent": "Tasks published (task-sent events; needs task_send_sent_event).",
+    "task-received": "Tasks a worker received.",
+    "task-started": "Tasks a worker started to run.",
+    "task-succeeded": "Tasks that succeeded.",
+    "task-failed": "Tasks that failed, by exception type.",
+    "task-retried": "Task runs that ended in a retry.",
+    "task-revoked": "Tasks revoked.",
+    "task-rejected": "Tasks a worker rejected (requeued or dead-lettered).",
+}
+# "ValueError('boom')" -> ValueError; "pkg.errors.Timeout(...)" -> pkg.errors.Timeout
+_EXCEPTION_NAME = re.compile(r"([A-Za-z_][\w.]*)")
+# a producer's node name is gen<pid>@host: one per process, so only the host is kept
+_PRODUCER = re.compile(r"gen\d+@(.+)")
+MAX_LABEL_LENGTH = 128
+
+
+class CappedValues:
+    """Label values as they come, until `limit` distinct ones; later new ones read `<other>`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        value = value[:MAX_LABEL_LENGTH]
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self.limit:
+            return OTHER
+        self._seen.add(value)
+        return value
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def values(self) -> list[str]:
+        return list(self._seen)
+
+
+class EventTracker:
+    """Counts task events per (name, hostname, queue_name) and knows which workers are up."""
+
+    def __init__(
+        self,
+        max_task_names: int = 1000,
+        max_exceptions: int = 100,
+        max_queues: int = 100,
+        forget_after: float = 600.0,
+        runtime_buckets: Iterable[float] = Histogram.DEFAULT_BUCKETS,
+        max_tasks_in_memory: int = 10000,
+        clock=time.time,
+    ) -> None:
+        self.forget_after = forget_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = State(max_tasks_in_memory=max_tasks_in_memory, max_workers_in_memory=5000)
+        self._task_names = CappedValues(max_task_names)
+        self._exceptions = CappedValues(max_exceptions)
+        self.queues = CappedValues(max_queues)
+        # name -> queue of its latest task-sent, for tasks whose own task-sent went unseen
+        self._queue_of_name: dict[str, str] = {}
+        # hostname -> the label sets it has, so that a forgotten worker takes them along
+        self._series: dict[str, set[tuple[str, str]]] = {}
+        self._failed_series: dict[str, set[tuple[str, str, str]]] = {}
+        self._last_seen: dict[str, float] = {}  # hostname -> local time of its last event
+        self.events_received = 0
+        self.events_skipped = 0
+        self.last_event_at: float | None = None
+
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._counters = {
+            event: Counter(
+                metric,
+                _HELP[event],
+                [*TASK_LABELS, "exception"] if event == "task-failed" else list(TASK_LABELS),
+                registry=self._registry,
+            )
+            for event, metric in TASK_EVENTS.items()
+        }
+        self._runtime = Histogram(
+            "celery_task_runtime",
+            "How long successful tasks ran, in seconds.",
+            list(TASK_LABELS),
+            buckets=tuple(runtime_buckets),
+            registry=self._registry,
+        )
+
+    def handle(self, event: Mapping[str, Any]) -> None:
+        """One event from the receiver; a malformed one is counted, logged and skipped."""
+        with self._lock:
+            self.events_received += 1
+            self.last_event_at = self._clock()
+            try:
+                kind = event["type"]
+                if kind.startswith("worker-"):
+                    self._worker_event(event)
+                elif kind in TASK_EVENTS:
+                    self._task_event(kind, event)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.events_skipped += 1
+                log.warning("skipped a malformed celery event: %s: %s", type(exc).__name__, exc)
+
+    def _worker_event(self, event: Mapping[str, Any]) -> None:
+        hostname = str(event["hostname"])[:MAX_LABEL_LENGTH]
+        self._state.event(dict(event))
+        self._last_seen[hostname] = self._clock()
+
+    def _task_event(self, kind: str, event: Mapping[str, Any]) -> None:
+        (task, _created), _subject = self._state.event(dict(event))
+        name = task.name
+        if not name:
+            raise ValueError(f"{kind} for task {event.get('uuid')!r} whose name was never seen")
+        queue = self._queue_for(kind, event, task)
+        hostname = _hostname_label(str(event["hostname"]))
+        if kind != "task-sent":
+            self._last_seen[hostname] = self._clock()
+        labels = (self._task_names(str(name)), hostname, queue)
+        self._series.setdefault(hostname, set())
+        if kind != "task-sent":
+            self._start_at_zero(labels)
+        if kind == "task-failed":
+            exception = self._exceptions(_exception_name(event.get("exception")))
+            self._failed_series.setdefault(hostname, set()).add((labels[0], queue, exception))
+            self._counters[kind].labels(*labels, exception).inc()
+        else:
+            self._counters[kind].labels(*labels).inc()
+        if kind == "task-succeeded" and isinstance(event.get("runtime"), (int, float)):
+            self._runtime.labels(*labels).observe(max(0.0, float(event["runtime"])))
+
+    def _queue_for(self, kind: str, event: Mapping[str, Any], task) -> str:
+        queue = event.get("queue") if kind == "task-sent" else None
+        if queue:
+            queue = self.queues(str(queue))
+            self._queue_of_name[task.name] = queue
+            task.queue = queue
+            return queue
+        known = getattr(task, "queue", None) or self._queue_of_name.get(task.name)
+        return known or self.queues(DEFAULT_QUEUE)
+
+    def _start_at_zero(self, labels: tuple[str, str, str]) -> None:
+        """A worker's label set seen for the first time starts its counters at 0.
+
+        So a task that always fails still has a succeeded series, and ratios such as
+        celery-mixin's failure rate are defined from its first failure on. task-sent is
+        left out, as celery-exporter does: producers (web processes) send it, under
+        their own hostname, so a zero there would double the series for nothing.
+        """
+        name, hostname, queue = labels
+        series = self._series[hostname]
+        if (name, queue) in series:
+            return
+        series.add((name, queue))
+        for kind, counter in self._counters.items():
+            if kind == "task-sent":
+                continue
+            if kind == "task-failed":
+                counter.labels(*labels, "")
+                self._failed_series.setdefault(hostname, set()).add((name, queue, ""))
+            else:
+                counter.labels(*labels)
+        self._runtime.labels(*labels)
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            self._forget_silent_workers()
+            up = GaugeMetricFamily(
+                "celery_worker_up",
+                "1 while the worker's heartbeats arrive (expiry: 2 x heartbeat interval).",
+                labels=["hostname"],
+            )
+            active = GaugeMetricFamily(
+                "celery_worker_tasks_active",
+                "Tasks the worker was running at its last heartbeat (0 when down).",
+                labels=["hostname"],
+            )
+            for hostname, worker in self._state.workers.items():
+                if hostname not in self._last_seen:
+                    continue
+                alive = bool(worker.alive)
+                up.add_metric([hostname], 1.0 if alive else 0.0)
+                active.add_metric([hostname], float(worker.active or 0) if alive else 0.0)
+            families = list(self._registry.collect())
+        for family in families:
+            # prometheus_client adds a `_created` sample per series: as many series again
+            # for a value no dashboard or alert of celery-exporter's reads
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+        return [*families, up, active]
+
+    def _forget_silent_workers(self) -> None:
+        now = self._clock()
+        for hostname, seen in list(self._last_seen.items()):
+            if now - seen < self.forget_after:
+                continue
+            log.info("forgetting celery worker %s: silent for %.0f s", hostname, now - seen)
+            del self._last_seen[hostname]
+            self._state.workers.pop(hostname, None)
+            for name, queue in self._series.pop(hostname, ()):
+                for kind, counter in self._counters.items():
+                    if kind != "task-failed":
+                        counter.remove(name, hostname, queue)
+                self._runtime.remove(name, hostname, queue)
+            for name, queue, exception in self._failed_series.pop(hostname, ()):
+                self._counters["task-failed"].remove(name, hostname, queue, exception)
+
+    def queue_names(self) -> list[str]:
+        """Queues named by the events so far (task-sent carries the queue)."""
+        with self._lock:
+            return self.queues.values()
+
+    def workers(self) -> dict[str, bool]:
+        """hostname -> alive, for the landing page."""
+        with self._lock:
+            return {
+                h: bool(w.alive) for h, w in self._state.workers.items() if h in self._last_seen
+            }
+
+
+def _hostname_label(nodename: str) -> str:
+    match = _PRODUCER.fullmatch(nodename)
+    return (match.group(1) if match else nodename)[:MAX_LABEL_LENGTH]
+
+
+def _exception_name(text: object) -> str:
+    match = _EXCEPTION_NAME.match(str(text or "").strip())
+    return match.group(1) if match else "<unknown>"

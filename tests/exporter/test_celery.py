@@ -1,0 +1,199 @@
+"""The celery collector through the real exporter process, a real worker and redis-server.
+
+One broker, one worker and one exporter serve the whole module: each test uses task names
+or queues of its own, so their counts do not mix.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests.support.celery import CeleryWorker, sample
+from tests.support.exporter import ExporterProcess
+from tests.support.redis import RedisServer
+
+FORGET_AFTER = 5  # seconds; short so that a killed worker is dropped within the test
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("celery-broker")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(broker, tmp_path_factory):
+    worker = CeleryWorker(broker.url, tmp_path_factory.mktemp("celery-worker"), name="main")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="module")
+def exporter(broker, worker, tmp_path_factory):
+    flags = [
+        "--collectors", "celery",
+        "--broker-url", broker.url,
+        "--celery-forget-worker-after", str(FORGET_AFTER),
+    ]  # fmt: skip
+    with ExporterProcess(tmp_path_factory.mktemp("celery-exporter"), flags) as exporter:
+        exporter.wait_for(lambda s: sample(s, "celery_worker_up", hostname=worker.nodename) == 1)
+        yield exporter
+
+
+def test_succeeding_failing_and_retried_tasks_are_counted_exactly(exporter, worker):
+    for value in range(3):
+        worker.send("painel.succeed", value)
+    for _ in range(2):
+        worker.send("painel.fail")
+    worker.send("painel.flaky", 2)  # two retries, then success
+    host = {"hostname": worker.nodename, "queue_name": "celery"}
+
+    def done(scrape):
+        return (
+            sample(scrape, "celery_task_succeeded_total", task="painel.succeed", **host) == 3
+            and sample(
+                scrape,
+                "celery_task_failed_total",
+                task="painel.fail",
+                exception="ValueError",
+                **host,
+            )
+            == 2
+            and sample(scrape, "celery_task_succeeded_total", task="painel.flaky", **host) == 1
+        )
+
+    scrape = exporter.wait_for(done)
+
+    def value(metric, task, **labels):
+        return sample(scrape, metric, task=task, **{**host, **labels})
+
+    assert value("celery_task_received_total", "painel.succeed") == 3
+    assert value("celery_task_started_total", "painel.succeed") == 3
+    assert value("celery_task_runtime_count", "painel.succeed") == 3
+    # a task that always fails has its other counters at 0, so failure ratios exist
+    assert value("celery_task_succeeded_total", "painel.fail") == 0
+    assert value("celery_task_failed_total", "painel.fail", exception="") == 0
+    assert value("celery_task_retried_total", "painel.fail") == 0
+    assert value("celery_task_runtime_count", "painel.fail") == 0
+    # retried twice: three deliveries, two retries, one success, no failure
+    assert value("celery_task_received_total", "painel.flaky") == 3
+    assert value("celery_task_started_total", "painel.flaky") == 3
+    assert value("celery_task_retried_total", "painel.flaky") == 2
+    assert value("celery_task_failed_total", "painel.flaky", exception="") == 0
+    assert value("celery_task_runtime_count", "painel.flaky") == 1
+    # task-sent comes from the producer: this test process, labelled with its host only
+    sent = sample(
+        scrape,
+        "celery_task_sent_total",
+        task="painel.succeed",
+        hostname=socket.gethostname(),
+        queue_name="celery",
+    )
+    assert sent == 3
+    runtime_sum = value("celery_task_runtime_sum", "painel.succeed")
+    assert 0 < runtime_sum < 30
+    buckets = {
+        labels["le"]: count
+        for labels, count in scrape.samples("celery_task_runtime_bucket", **host)
+        if labels["name"] == "painel.succeed"
+    }
+    assert buckets["+Inf"] == 3 and buckets["10.0"] == 3
+    assert scrape.type_of("celery_task_runtime") == "histogram"
+    assert scrape.type_of("celery_task_succeeded") == "counter"
+
+
+def test_queue_length_counts_every_priority_of_a_backlog(exporter, worker, broker):
+    # no worker consumes "backlog"; the exporter learns the queue from task-sent events
+    for priority in (0, 0, 3, 5, 9):
+        worker.send("painel.succeed", queue="backlog", priority=priority)
+    scrape = exporter.wait_for(
+        lambda s: sample(s, "celery_queue_length", queue_name="backlog") == 5
+    )
+    # kombu keeps one list per priority step: the plain key holds only part of them
+    assert broker.client().llen("backlog") == 2
+    assert sample(scrape, "celery_queue_length", queue_name="celery") is not None
+    assert sample(scrape, "painel_exporter_celery_broker_up") == 1
+    assert sample(scrape, "painel_exporter_celery_no_events") == 0
+    assert sample(scrape, "painel_exporter_celery_events_received_total") > 0
+    assert sample(scrape, "painel_exporter_celery_events_skipped_total") == 0
+
+
+def test_worker_goes_down_after_sigkill_and_is_forgotten_later(exporter, worker, broker, tmp_path):
+    victim = CeleryWorker(broker.url, tmp_path, name="victim", queues=["victim"]).start()
+    try:
+        exporter.wait_for(lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 1)
+        victim.send("painel.sleep", 30, queue="victim")
+        exporter.wait_for(
+            lambda s: sample(s, "celery_worker_tasks_active", hostname=victim.nodename) == 1
+        )
+        victim.kill()  # no worker-offline event: only the heartbeats stop
+        scrape = exporter.wait_for(
+            lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 0
+        )
+        assert sample(scrape, "celery_worker_tasks_active", hostname=victim.nodename) == 0
+        assert sample(scrape, "celery_worker_up", hostname=worker.nodename) == 1
+        assert sample(
+            scrape, "celery_task_started_total", task="painel.sleep", hostname=victim.nodename
+        )
+        # silent for --celery-forget-worker-after: the worker and its series are dropped
+        scrape = exporter.wait_for(
+            lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) is None,
+            timeout=FORGET_AFTER + 10,
+        )
+        assert not [
+            labels
+            for family in scrape.families.values()
+            for labels in (s.labels for s in family.samples)
+            if labels.get("hostname") == victim.nodename
+        ]
+        assert sample(scrape, "celery_worker_up", hostname=worker.nodename) == 1
+    finally:
+        victim.stop()
+
+
+def test_landing_page_shows_broker_without_password_and_workers(exporter, worker, broker):
+    page = exporter.get("/").body
+    assert f"127.0.0.1:{broker.port}" in page
+    assert "receiving" in page
+    assert f"{worker.nodename} up" in page
+
+
+def test_scrape_stays_fast_with_the_broker_down_and_recovers(redis_server, tmp_path):
+    worker = CeleryWorker(redis_server.url, tmp_path, name="outage").start()
+    flags = ["--collectors", "celery", "--broker-url", redis_server.url]
+    try:
+        with ExporterProcess(tmp_path, flags) as exporter:
+            exporter.wait_for(
+                lambda s: sample(s, "celery_worker_up", hostname=worker.nodename) == 1
+            )
+            redis_server.kill()
+            started = time.monotonic()
+            scrape = exporter.scrape()
+            assert time.monotonic() - started < 1.0
+            assert sample(scrape, "painel_exporter_celery_broker_up") == 0
+            assert scrape.value("painel_exporter_collector_success", collector="celery") == 1
+            assert sample(scrape, "celery_queue_length", queue_name="celery") is None
+
+            redis_server.start()  # same port; worker and exporter reconnect by themselves
+            exporter.wait_for(lambda s: sample(s, "painel_exporter_celery_broker_up") == 1)
+            worker.send("painel.succeed")
+            exporter.wait_for(
+                lambda s: (
+                    sample(
+                        s,
+                        "celery_task_succeeded_total",
+                        task="painel.succeed",
+                        hostname=worker.nodename,
+                    )
+                    == 1
+                ),
+                timeout=60,
+            )
+            assert "reconnecting" in exporter.log()
+    finally:
+        worker.stop()
