@@ -95,6 +95,8 @@ def test_port_in_use_exits_with_one_line(tmp_path):
         answer = run(PAINEL_EXPORTER, "--listen", f"127.0.0.1:{running.port}")
     assert answer.returncode != 0
     assert answer.stderr.strip().count("\n") == 0 and "--listen" in answer.stderr
+    # the first one stopped cleanly on SIGTERM
+    assert running.process.proc.returncode == 0 and "stopped" in running.log()
 
 
 def test_repeatable_flags_from_the_environment_reach_a_running_exporter(
