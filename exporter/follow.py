@@ -43,7 +43,7 @@ class FileFollower:
 
     Every block ends with b"\\n" and contains only whole lines. Counters (read them from
     the polling thread, or accept a value one poll old): `rotations`, `truncated_lines`,
-    `lines` (complete lines handed over), `open_errors` (episodes of a missing or
+    `open_errors` (episodes of a missing or
     unreadable path); `error` is the current problem or None.
     """
 
@@ -64,7 +64,6 @@ class FileFollower:
         self.chunk_bytes = chunk_bytes
         self.rotations = 0
         self.truncated_lines = 0
-        self.lines = 0
         self.open_errors = 0
         self.error: str | None = None
         self._fd: int | None = None
@@ -224,7 +223,6 @@ class FileFollower:
         self._emit(head + b"\n", consume)
 
     def _emit(self, block: bytes, consume: Callable[[bytes], None]) -> None:
-        self.lines += block.count(b"\n")
         consume(block)
 
     def _finish_partial(self, consume: Callable[[bytes], None]) -> None:

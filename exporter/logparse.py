@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 OTHER_LEVEL = "other"
@@ -48,7 +49,12 @@ _PY_TIMESTAMP = (
     rb"\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?\]?"
     rb"(?:[ \t]+-)?[ \t]+(?:\[\d+\][ \t]+)?\[?"
 )
-PYTHON_START = _PY_TIMESTAMP + rb"(?P<level>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b"
+_PY_LEVEL = rb"(?P<level>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b"
+PYTHON_START = _PY_TIMESTAMP + _PY_LEVEL
+# Most logs use exactly '%(asctime)s %(levelname)s': this narrower pattern (every match of
+# it is a match of PYTHON_START) runs twice as fast, and is used while it accounts for
+# every line of a block.
+_PYTHON_COMMON_START = rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[.,]\d+ " + _PY_LEVEL
 # Every python record starts with one of these bytes, so a line that starts otherwise is
 # surely no record start: a scan for those is far cheaper than the exact one.
 _PYTHON_FIRST_BYTES = rb"[\[\d]"
@@ -75,6 +81,7 @@ class LogCounts:
         self.levels: dict[str, int] = dict.fromkeys(LEVELS, 0)
         self.exceptions: dict[str, int] = {}
         self.unparsed = 0
+        self.lines = 0
 
     def add_level(self, level: str, count: int = 1) -> None:
         self.levels[level] = self.levels.get(level, 0) + count
@@ -129,16 +136,26 @@ class RecordParser:
 
 
 class LineRecordParser(RecordParser):
-    """Records start at lines that match `start` (bytes regex with a `level` group)."""
+    """Records start at lines that match `start` (bytes regex with a `level` group).
 
-    def __init__(self, counts: LogCounts, start: bytes, first_bytes: bytes | None = None):
+    `common` (optional) is a narrower, faster start pattern tried first, and
+    `first_bytes` a class of bytes that every record start begins with: together they
+    settle most blocks without the exact scan for lines that are no record start.
+    """
+
+    def __init__(
+        self,
+        counts: LogCounts,
+        start: bytes,
+        first_bytes: bytes | None = None,
+        common: bytes | None = None,
+    ) -> None:
         super().__init__(counts)
-        start = start.removeprefix(b"^")
         # every line of a block is matched after its preceding newline: a literal prefix
         # that the regex engine searches fast, unlike ^ in MULTILINE mode
-        self._start = re.compile(rb"\n(?:" + start + rb")", re.MULTILINE)
-        index = self._start.groupindex["level"]
-        self._level_index = None if self._start.groups == 1 else index - 1
+        self._start = self._compile_start(start)
+        self._common = self._compile_start(common) if common else None
+        start = start.removeprefix(b"^")
         self._gap = re.compile(rb"\n((?!(?:" + start + rb"))[^\n]*)", re.MULTILINE)
         self._quick_gap = (
             re.compile(rb"\n((?!" + first_bytes + rb")[^\n]*)") if first_bytes else None
@@ -146,25 +163,20 @@ class LineRecordParser(RecordParser):
         self._open = False  # a record has started and may still get lines
         self._tracker = TracebackTracker()
 
+    @staticmethod
+    def _compile_start(start: bytes) -> tuple[re.Pattern, int | None]:
+        """The pattern, and where findall puts the level (None: it returns only that)."""
+        pattern = re.compile(rb"\n(?:" + start.removeprefix(b"^") + rb")", re.MULTILINE)
+        index = pattern.groupindex["level"] - 1
+        return pattern, None if pattern.groups == 1 else index
+
     def feed(self, block: bytes) -> None:
         text = b"\n" + block[:-1]
         n_lines = block.count(b"\n")
-        found = self._start.findall(text)
-        if self._level_index is not None:
-            found = [groups[self._level_index] for groups in found]
+        self.counts.lines += n_lines
+        found, gaps = self._starts_and_gaps(text, n_lines)
         for raw, count in Counter(found).items():
             self.counts.add_level(level_label(raw), count)
-        if len(found) == n_lines:
-            if found:
-                self._next_record()
-            return
-        gaps = None
-        if self._quick_gap is not None:
-            gaps = list(self._quick_gap.finditer(text))
-            if len(gaps) + len(found) != n_lines:
-                gaps = None  # some line starts like a record but is none: scan exactly
-        if gaps is None:
-            gaps = self._gap.finditer(text)
         position = 0  # where the next line not yet seen starts
         for gap in gaps:
             if gap.start() != position:
@@ -173,6 +185,31 @@ class LineRecordParser(RecordParser):
             position = gap.end()
         if position != len(text):
             self._next_record()
+
+    def _starts_and_gaps(self, text: bytes, n_lines: int) -> tuple[list, Iterable[re.Match]]:
+        """The level of every record start, and the lines that are none, in order."""
+        if self._common is not None:
+            found = self._levels(self._common, text)
+            if len(found) == n_lines:
+                return found, ()
+            gaps = list(self._quick_gap.finditer(text)) if self._quick_gap else []
+            if len(found) + len(gaps) == n_lines:
+                return found, gaps
+        found = self._levels(self._start, text)
+        if len(found) == n_lines:
+            return found, ()
+        if self._quick_gap is not None:
+            gaps = list(self._quick_gap.finditer(text))
+            if len(found) + len(gaps) == n_lines:
+                return found, gaps
+        # some line starts like a record but is none: find such lines exactly
+        return found, self._gap.finditer(text)
+
+    @staticmethod
+    def _levels(start: tuple[re.Pattern, int | None], text: bytes) -> list:
+        pattern, index = start
+        found = pattern.findall(text)
+        return found if index is None else [groups[index] for groups in found]
 
     def flush(self) -> None:
         self._count_exception()
@@ -202,7 +239,9 @@ class JsonLinesParser(RecordParser):
 
     def feed(self, block: bytes) -> None:
         counts = self.counts
-        for line in block.split(b"\n")[:-1]:
+        lines = block.split(b"\n")[:-1]
+        counts.lines += len(lines)
+        for line in lines:
             try:
                 record = json.loads(line)
             except ValueError:  # also invalid UTF-8
@@ -247,7 +286,7 @@ def validate_format(fmt: str) -> None:
 def make_parser(fmt: str, counts: LogCounts) -> RecordParser:
     validate_format(fmt)
     if fmt == "python":
-        return LineRecordParser(counts, PYTHON_START, _PYTHON_FIRST_BYTES)
+        return LineRecordParser(counts, PYTHON_START, _PYTHON_FIRST_BYTES, _PYTHON_COMMON_START)
     if fmt == "json":
         return JsonLinesParser(counts)
     return LineRecordParser(counts, fmt.encode())

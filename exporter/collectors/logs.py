@@ -189,7 +189,7 @@ class LogsCollector(Collector):
                 unparsed.add_metric([name], counts.unparsed)
                 rotations.add_metric([name], follower.rotations)
                 truncated.add_metric([name], follower.truncated_lines)
-                lines.add_metric([name], follower.lines)
+                lines.add_metric([name], counts.lines)
                 readable.add_metric([name], 0.0 if follower.error else 1.0)
                 open_errors.add_metric([name], follower.open_errors)
         return [messages, exceptions, unparsed, rotations, truncated, lines, readable, open_errors]
