@@ -1,0 +1,173 @@
+"""prometheus_client's multiprocess files (its mmap_dict.py format), read in bulk and written whole.
+
+A file starts with a 4-byte `used` length and 4 bytes of padding, then entries: a 4-byte key
+length, the UTF-8 JSON key padded to 8-byte alignment, a value double and a timestamp double.
+prometheus_client reads only up to `used`; a merged file keeps its journal (which claimed files
+it already holds) after that point, so prometheus_client reads merged files unchanged.
+
+Own code rather than MmapedDict because MmapedDict parses one entry per Python call and grows a
+mapping key by key; here the layout of a file is parsed once and its values are then read with
+one C call per file (see multiprocess_reader.py), and a merged file is written in one go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mmap
+import os
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+HEADER_SIZE = 8
+_INT = struct.Struct("i")
+_ENTRY_HEAD = struct.Struct("i")
+_VALUE_AND_TIMESTAMP = struct.Struct("dd")
+_JOURNAL_MAGIC = b"\npainel-merged-journal\n"
+
+MERGED_PID = "merged"
+DB_SUFFIX = ".db"
+CLAIMED_SUFFIX = ".merging"
+
+
+class CorruptFile(ValueError):
+    """A file whose entries run past its `used` length or whose keys are not JSON."""
+
+
+def split_db_name(filename: str) -> tuple[str, str] | None:
+    """`gauge_livesum_123.db` -> ("gauge_livesum", "123"); None for names that are not ours."""
+    if not filename.endswith(DB_SUFFIX):
+        return None
+    prefix, sep, pid = filename[: -len(DB_SUFFIX)].rpartition("_")
+    return (prefix, pid) if sep and prefix else None
+
+
+def split_claimed_name(filename: str) -> tuple[str, str] | None:
+    """`counter_123.<token>.merging` -> ("counter", "123"): a dead file a merge has claimed."""
+    if not filename.endswith(CLAIMED_SUFFIX):
+        return None
+    stem = filename[: -len(CLAIMED_SUFFIX)].rpartition(".")[0]
+    return split_db_name(stem + DB_SUFFIX)
+
+
+def merged_name(prefix: str) -> str:
+    return f"{prefix}_{MERGED_PID}{DB_SUFFIX}"
+
+
+@contextlib.contextmanager
+def mapped(path: str) -> Iterator[tuple[int, memoryview]]:
+    """The inode and the `used` part of a file, mapped read-only: no copy of the file.
+
+    Derived views must be released before the block ends (the mapping closes with it).
+    """
+    with open(path, "rb") as f:
+        stat = os.fstat(f.fileno())
+        if stat.st_size < HEADER_SIZE:
+            yield stat.st_ino, memoryview(b"")
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            (used,) = _INT.unpack_from(mm)
+            if used > len(mm) or used % 8:
+                raise CorruptFile(f"{path}: used length {used} does not fit the file")
+            with memoryview(mm) as whole, whole[: max(used, HEADER_SIZE)] as view:
+                yield stat.st_ino, view
+
+
+def read_used(path: str) -> bytes:
+    """The `used` part of a file (header and entries), or b"" for a file not written yet."""
+    with open(path, "rb") as f:
+        return read_used_from(f)
+
+
+def read_used_from(f: BinaryIO) -> bytes:
+    head = f.read(HEADER_SIZE)
+    if len(head) < HEADER_SIZE:
+        return b""
+    (used,) = _INT.unpack_from(head)
+    if used <= HEADER_SIZE:
+        return head
+    data = head + f.read(used - HEADER_SIZE)
+    if len(data) != used or used % 8:
+        raise CorruptFile(f"{f.name}: used length {used} does not match the file")
+    return data
+
+
+def parse_layout(
+    data: bytes | memoryview, start: int = HEADER_SIZE
+) -> tuple[list[bytes], list[int]]:
+    """Keys and the 8-byte word index of each value, for entries from `start` to the end."""
+    keys: list[bytes] = []
+    words: list[int] = []
+    end = len(data)
+    pos = start
+    unpack = _ENTRY_HEAD.unpack_from
+    while pos < end:
+        (length,) = unpack(data, pos)
+        value_pos = pos + 4 + length + (8 - (length + 4) % 8)
+        if length <= 0 or value_pos + 16 > end:
+            raise CorruptFile(f"entry at byte {pos} runs past the used length {end}")
+        keys.append(bytes(data[pos + 4 : pos + 4 + length]))
+        words.append(value_pos // 8)
+        pos = value_pos + 16
+    return keys, words
+
+
+def read_entries(path: str) -> dict[bytes, tuple[float, float]]:
+    """Every key of a file with its (value, timestamp); used by merges, not by scrapes."""
+    data = read_used(path)
+    keys, words = parse_layout(data) if data else ([], [])
+    unpack = _VALUE_AND_TIMESTAMP.unpack_from
+    return {key: unpack(data, word * 8) for key, word in zip(keys, words, strict=True)}
+
+
+def read_journal(path: str) -> frozenset[str]:
+    """Names of the claimed files that the merged file at `path` already holds."""
+    try:
+        with open(path, "rb") as f:
+            tail = f.read()
+    except FileNotFoundError:
+        return frozenset()
+    if len(tail) < HEADER_SIZE:
+        return frozenset()
+    (used,) = _INT.unpack_from(tail)
+    journal = tail[used:]
+    if not journal.startswith(_JOURNAL_MAGIC):
+        return frozenset()
+    return frozenset(json.loads(journal[len(_JOURNAL_MAGIC) :]))
+
+
+def encode(entries: dict[bytes, tuple[float, float]], journal: list[str]) -> bytes:
+    """A whole file in prometheus_client's format, followed by the journal."""
+    parts = [b""]
+    used = HEADER_SIZE
+    pack_head = _ENTRY_HEAD.pack
+    pack_values = _VALUE_AND_TIMESTAMP.pack
+    for key, (value, timestamp) in entries.items():
+        padding = b" " * (8 - (len(key) + 4) % 8)
+        entry = b"".join((pack_head(len(key)), key, padding, pack_values(value, timestamp)))
+        parts.append(entry)
+        used += len(entry)
+    parts[0] = _INT.pack(used) + b"\0" * 4
+    parts.append(_JOURNAL_MAGIC + json.dumps(sorted(journal)).encode())
+    return b"".join(parts)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace `path` with `data` so that a reader or a crash sees the old file or the new one."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_directory(os.path.dirname(path))
+
+
+def fsync_directory(path: str) -> None:
+    """Make renames and unlinks in `path` durable before the next step relies on them."""
+    fd = os.open(path or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,43 @@
+"""One lock per multiprocess directory: scrapes share it, a merge holds it alone.
+
+With it a scrape never lists the directory half way through a merge, so it never sees a dead
+worker's file next to the merged file that already holds it. The lock file also carries a
+generation number that every merge bumps, which tells scrapes that files were removed or
+replaced and that cached file layouts must be checked again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
+LOCK_NAME = ".painel-multiprocess.lock"
+
+
+class DirectoryLock:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @property
+    def generation(self) -> int:
+        raw = os.pread(self._fd, 32, 0).strip()
+        return int(raw) if raw.isdigit() else 0
+
+    def bump_generation(self) -> None:
+        """Only under the exclusive lock, before the merge touches any file."""
+        data = str(self.generation + 1).encode()
+        os.pwrite(self._fd, data.ljust(32), 0)
+
+
+@contextlib.contextmanager
+def directory_lock(path: str, exclusive: bool) -> Iterator[DirectoryLock]:
+    # flock, not fcntl record locks: released when the holder dies, even by SIGKILL, and not
+    # shared with a forked child.
+    fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield DirectoryLock(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,109 @@
+"""Fold a dead worker's files into one merged file per type, so scrapes stop re-reading them.
+
+The steps, all under the directory's exclusive lock (a scrape sees the state before or after):
+
+1. Claim: rename each of the dead pid's files `counter_<pid>.db` to
+   `counter_<pid>.<random>.merging`. From here a new process that reuses the pid writes a new
+   file and can never add to the one being merged. Live gauges are simply removed.
+2. Per type, for the claimed files: remove those the merged file's journal already lists (a
+   merge that crashed after writing the merged file), then write a new merged file holding the
+   others, with their names as its journal (temp file, fsync, atomic rename), then remove them.
+
+A crash anywhere leaves claimed files that are either listed in the journal (already counted:
+removed by the next merge and skipped by scrapes) or not (not yet counted: merged by the next
+merge and read as live by scrapes meanwhile). So nothing is counted twice or dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections import defaultdict
+
+import psutil
+
+from . import multiprocess_files as files
+from .multiprocess_lock import directory_lock
+from .multiprocess_rules import combine, is_live, rule_for
+from .multiprocess_stats import count_unreadable_file
+
+logger = logging.getLogger("painel.multiprocess")
+
+
+def merge_dead_process(pid: int, path: str) -> None:
+    """Merge the files of `pid`, which must have exited (gunicorn's child_exit)."""
+    if psutil.pid_exists(pid):
+        # Merging a file a process still writes through its mmap would lose its later writes.
+        logger.warning("not merging the files of process %s: it is still running", pid)
+        return
+    with directory_lock(path, exclusive=True) as lock:
+        lock.bump_generation()
+        _claim(pid, path)
+        merge_claimed(path)
+
+
+def _claim(pid: int, path: str) -> None:
+    token = secrets.token_hex(8)
+    for name in os.listdir(path):
+        parsed = files.split_db_name(name)
+        if parsed is None or parsed[1] != str(pid):
+            continue
+        prefix = parsed[0]
+        if is_live(prefix):
+            os.unlink(os.path.join(path, name))
+        elif rule_for(prefix) is not None:
+            claimed = f"{name[: -len(files.DB_SUFFIX)]}.{token}{files.CLAIMED_SUFFIX}"
+            os.rename(os.path.join(path, name), os.path.join(path, claimed))
+    files.fsync_directory(path)
+
+
+def claimed_files(path: str) -> dict[str, list[str]]:
+    """Claimed file names by type prefix, for merges and for scrapes after a crashed merge."""
+    by_prefix: dict[str, list[str]] = defaultdict(list)
+    for name in os.listdir(path):
+        parsed = files.split_claimed_name(name)
+        if parsed is not None and rule_for(parsed[0]) is not None:
+            by_prefix[parsed[0]].append(name)
+    return by_prefix
+
+
+def merge_claimed(path: str) -> None:
+    """Finish every claimed file in `path`; the caller holds the exclusive lock."""
+    for prefix, names in claimed_files(path).items():
+        merged_path = os.path.join(path, files.merged_name(prefix))
+        journal = files.read_journal(merged_path)
+        done = [n for n in names if n in journal]
+        _remove(path, done)
+        pending = [n for n in names if n not in journal]
+        if not pending:
+            continue
+        rule = rule_for(prefix)
+        entries = files.read_entries(merged_path) if os.path.exists(merged_path) else {}
+        merged = []
+        for name in pending:
+            try:
+                dead = files.read_entries(os.path.join(path, name))
+            except (files.CorruptFile, UnicodeDecodeError) as exc:
+                _set_aside(path, name, exc)
+                continue
+            for key, value in dead.items():
+                old = entries.get(key)
+                entries[key] = value if old is None else combine(rule, old, value)
+            merged.append(name)
+        files.write_atomically(merged_path, files.encode(entries, merged))
+        _remove(path, merged)
+
+
+def _remove(path: str, names: list[str]) -> None:
+    for name in names:
+        os.unlink(os.path.join(path, name))
+    if names:
+        files.fsync_directory(path)
+
+
+def _set_aside(path: str, name: str, exc: Exception) -> None:
+    # Kept for a human to look at, under a name no reader picks up; never retried.
+    logger.error("set aside unreadable multiprocess file %s: %s", name, exc)
+    count_unreadable_file("merge")
+    os.rename(os.path.join(path, name), os.path.join(path, name + ".unreadable"))

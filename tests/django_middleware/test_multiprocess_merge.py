@@ -1,0 +1,209 @@
+"""Merging dead workers' files: exact totals, scrapes during merges, merges killed half way.
+
+Workers are real processes writing prometheus_client's files; the merge runs in another
+process (as in gunicorn's master), or in a forked child that is SIGKILLed part way through.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import threading
+
+from django_middleware.multiprocess import mark_process_dead
+
+from .multiprocess_helpers import (
+    ROOT,
+    STATE_DEPENDENT,
+    WORKER,
+    LiveWorker,
+    expected,
+    families,
+    parse,
+    run_dead_workers,
+    scrape_ours,
+    scrape_ours_text,
+    scrape_stock,
+    without,
+)
+from .multiprocess_worker import GAUGE_MODES
+
+FILE_PREFIXES = ("counter", "histogram", "summary", *(f"gauge_{mode}" for mode in GAUGE_MODES))
+
+
+def test_totals_are_exact_before_and_after_merging(tmp_path):
+    dead = run_dead_workers(tmp_path, first=0, count=4)
+    live = [LiveWorker(tmp_path, 4), LiveWorker(tmp_path, 5)]
+    try:
+        present = {**{str(pid): n for n, pid in enumerate(dead)}, **pids_of(live)}
+        before = expected(present, merged=[])
+        assert scrape_stock(tmp_path) == before
+        assert scrape_ours(tmp_path) == before
+
+        merger = subprocess.run(
+            [*WORKER, "merge", str(tmp_path), *map(str, dead)], cwd=ROOT, timeout=60
+        )
+        assert merger.returncode == 0
+
+        after = expected(pids_of(live), merged=[0, 1, 2, 3])
+        assert scrape_ours(tmp_path) == after
+        # prometheus_client itself reads the merged directory and agrees.
+        assert scrape_stock(tmp_path) == after
+        assert sorted(p.name for p in tmp_path.glob("*.db") if "merged" not in p.name) == sorted(
+            f"{prefix}_{w.pid}.db" for w in live for prefix in FILE_PREFIXES
+        )
+        assert families(scrape_ours_text(tmp_path)) >= {
+            ("app_requests", "counter", "Requests."),
+            ("app_duration_seconds", "histogram", "Duration."),
+            ("app_payload_bytes", "summary", "Payload sizes."),
+            ("app_gauge_max", "gauge", "Gauge in mode max."),
+        }
+    finally:
+        exited = [w.exit() for w in live]
+    for pid in exited:
+        mark_process_dead(pid, str(tmp_path))
+    final = expected({}, merged=[0, 1, 2, 3, 4, 5])
+    assert scrape_ours(tmp_path) == final
+    assert scrape_stock(tmp_path) == final
+    assert not [p for p in tmp_path.glob("*.db") if "merged" not in p.name]
+
+
+def test_a_scrape_during_merges_sees_each_count_once(tmp_path):
+    dead = run_dead_workers(tmp_path, first=0, count=6, series=2000)
+    live = LiveWorker(tmp_path, 6)
+    totals_seen: list[float] = []
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def scrape_all_the_time():
+        try:
+            while not stop.is_set():
+                totals_seen.append(requests_and_filler(scrape_ours_full(tmp_path)))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    scraper = threading.Thread(target=scrape_all_the_time)
+    merger = subprocess.Popen(
+        [*WORKER, "merge", str(tmp_path), *map(str, dead)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    scraper.start()
+    try:
+        between = []
+        for line in merger.stdout:  # one line per merged worker: scrape in between as well
+            assert line.startswith("merged ")
+            between.append(requests_and_filler(scrape_ours_full(tmp_path)))
+        assert merger.wait(timeout=60) == 0
+    finally:
+        stop.set()
+        scraper.join(timeout=60)
+        live.exit()
+    assert not errors
+    total = requests_and_filler(expected_full(range(7), filler_workers=6))
+    assert between == [total] * 6
+    assert totals_seen and set(totals_seen) == {total}
+
+
+def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
+    template = tmp_path / "template"
+    template.mkdir()
+    merged_earlier = run_dead_workers(template, first=0, count=2)
+    for pid in merged_earlier:
+        mark_process_dead(pid, str(template))
+    to_merge = run_dead_workers(template, first=2, count=2)
+    live = LiveWorker(template, 4)
+    try:
+        complete = expected(pids_of([live]), merged=[0, 1, 2, 3])
+        step = 0
+        while True:
+            step += 1
+            directory = tmp_path / f"killed-at-{step}"
+            shutil.copytree(template, directory)
+            status = merge_in_child(directory, to_merge, kill_at=step)
+            assert without(scrape_ours(directory), STATE_DEPENDENT) == without(
+                complete, STATE_DEPENDENT
+            ), f"after a kill at step {step}"
+            # The next merges finish what the killed one left, whatever it was.
+            for pid in to_merge:
+                mark_process_dead(pid, str(directory))
+            assert scrape_ours(directory) == complete, f"recovered from step {step}"
+            assert scrape_stock(directory) == complete, f"recovered from step {step}"
+            assert not list(directory.glob("*.merging"))
+            if status == 0:
+                break
+            assert status == -signal.SIGKILL
+        assert step > 20  # every rename, replace, unlink and fsync of a merge was a kill point
+
+        rng = random.Random(6)
+        for attempt in range(6):
+            directory = tmp_path / f"killed-randomly-{attempt}"
+            shutil.copytree(template, directory)
+            merge_in_child(directory, to_merge, kill_after=rng.uniform(0, 0.03))
+            for pid in to_merge:
+                mark_process_dead(pid, str(directory))
+            assert scrape_ours(directory) == complete
+            assert scrape_stock(directory) == complete
+    finally:
+        live.exit()
+
+
+def pids_of(workers) -> dict[str, int]:
+    return {str(w.pid): w.number for w in workers}
+
+
+def scrape_ours_full(directory):
+    return parse(scrape_ours_text(directory))
+
+
+def requests_and_filler(samples) -> float:
+    return sum(
+        value
+        for (name, _), value in samples.items()
+        if name in ("app_requests_total", "app_filler_total")
+    )
+
+
+def expected_full(numbers, filler_workers: int) -> dict:
+    samples = expected({str(n): n for n in numbers}, merged=[])
+    samples[("app_filler_total", frozenset())] = 2000.0 * filler_workers
+    return samples
+
+
+def merge_in_child(directory, pids, kill_at=None, kill_after=None) -> int:
+    """mark_process_dead in a forked child, SIGKILLed before its `kill_at`-th file step or
+    after `kill_after` seconds; returns the child's wait status as a returncode."""
+    child = os.fork()
+    if child == 0:
+        try:
+            if kill_at is not None:
+                _kill_at_step(kill_at)
+            for pid in pids:
+                mark_process_dead(pid, str(directory))
+        finally:
+            os._exit(0)
+    if kill_after is not None:
+        threading.Event().wait(kill_after)
+        os.kill(child, signal.SIGKILL)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _kill_at_step(kill_at: int) -> None:
+    steps = {"count": 0}
+
+    def counted(real):
+        def step(*args, **kwargs):
+            steps["count"] += 1
+            if steps["count"] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        return step
+
+    for name in ("rename", "replace", "unlink", "fsync"):
+        setattr(os, name, counted(getattr(os, name)))
