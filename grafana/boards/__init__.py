@@ -1,0 +1,1 @@
+"""One module per dashboard; each `build()` returns its grafana-foundation-sdk builder."""

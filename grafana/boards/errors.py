@@ -1,0 +1,116 @@
+"""Errors: what fails and how often, from the app's responses and its log records."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import bargauge, dashboard
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.models import common
+
+from grafana.panels import DATASOURCE, new_dashboard, query, thresholds, time_series, with_targets
+
+UID = "painel-errors"
+# Log levels as the logs collector labels them; matched without regard to case.
+ERROR_LEVELS = "(?i)error|critical|fatal"
+
+
+def errors_per_hour() -> dashboard.Panel:
+    # Non-overlapping hourly bars: a one-hour step and increase over exactly one hour.
+    panel = time_series(
+        "Errors per hour (last 24 hours)",
+        "Server errors (5xx responses) and log records at ERROR or above, per hour.",
+        "short",
+        [
+            query(
+                'sum(increase(django_http_requests_total{status=~"5.."}[1h]))',
+                "5xx responses",
+            ),
+            query(
+                f'sum(increase(log_messages_total{{level=~"{ERROR_LEVELS}"}}[1h]))',
+                "log records at ERROR or above",
+            ),
+        ],
+        bars=True,
+        width=24,
+    )
+    return panel.interval("1h").time_from("24h").hide_time_override(False)
+
+
+def top_exceptions() -> dashboard.Panel:
+    panel = (
+        bargauge.Panel()
+        .title("5 most frequent exception types")
+        .description("Over the selected time range: the exception classes views raised most often.")
+        .datasource(DATASOURCE)
+        .unit("short")
+        .span(12)
+        .height(8)
+        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .thresholds(thresholds((None, "orange"), (100, "red")))
+    )
+    return with_targets(
+        panel,
+        [
+            query(
+                "topk(5, sum by (exception) (increase(django_http_exceptions_total[$__range])))",
+                "{{exception}}",
+                instant=True,
+            )
+        ],
+    )
+
+
+def log_records_by_level() -> dashboard.Panel:
+    return time_series(
+        "Log records by level",
+        "Log records per second that the exporter read from the app's logs, per level.",
+        "cps",
+        [query("sum by (level) (rate(log_messages_total[$__rate_interval]))", "{{level}}")],
+        stacked=True,
+    )
+
+
+def server_errors_by_endpoint() -> dashboard.Panel:
+    return time_series(
+        "Server errors by endpoint",
+        "5xx responses per second of the 10 endpoints with the most (5-minute rates).",
+        "reqps",
+        [
+            query(
+                "topk(10, sum by (endpoint) "
+                '(endpoint_method_tenant_status:django_http_requests:rate5m{status=~"5.."}))',
+                "{{endpoint}}",
+            )
+        ],
+    )
+
+
+def log_exceptions() -> dashboard.Panel:
+    return time_series(
+        "Exceptions in the logs",
+        "Log records carrying a traceback per second, per exception class and log.",
+        "cps",
+        [
+            query(
+                "sum by (log, exception) (rate(log_exceptions_total[$__rate_interval]))",
+                "{{exception}} ({{log}})",
+            )
+        ],
+    )
+
+
+def build() -> dashboard.Dashboard:
+    return (
+        new_dashboard(
+            UID,
+            "painel / Errors",
+            "Errors per hour, the most frequent exceptions and log records by level.",
+            "now-24h",
+        )
+        .with_panel(errors_per_hour())
+        .with_panel(top_exceptions())
+        .with_panel(server_errors_by_endpoint())
+        .with_panel(log_records_by_level())
+        .with_panel(log_exceptions())
+    )

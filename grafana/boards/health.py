@@ -1,0 +1,179 @@
+"""Health and trends: health-check history, uptime, probe times, and today against yesterday."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard, statetimeline
+from grafana_foundation_sdk.models.common import VisibilityMode
+from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
+
+from grafana.panels import (
+    DATASOURCE,
+    label_variable,
+    new_dashboard,
+    ok_failed_mappings,
+    query,
+    stat_panel,
+    status_code_mappings,
+    thresholds,
+    time_series,
+    with_targets,
+)
+
+UID = "painel-health"
+TARGET = 'target=~"$target"'
+# The exporter's health probe runs every PROBE_INTERVAL_SECONDS (its default): a panel
+# spanning HISTORY_CHECKS intervals at that step shows the last 50 checks, one cell each.
+PROBE_INTERVAL_SECONDS = 15
+HISTORY_CHECKS = 50
+
+
+def history(title: str, description: str, expr: str, legend: str) -> dashboard.Panel:
+    panel = (
+        statetimeline.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit("none")
+        .span(12)
+        .height(8)
+        .mappings(ok_failed_mappings())
+        .show_value(VisibilityMode.NEVER)
+        .interval(f"{PROBE_INTERVAL_SECONDS}s")
+        .max_data_points(HISTORY_CHECKS)
+        .time_from(f"{PROBE_INTERVAL_SECONDS * HISTORY_CHECKS}s")
+        .legend(common_builders.VizLegendOptions().show_legend(False))
+    )
+    return with_targets(panel, [query(expr, legend)])
+
+
+def uptime(window: str) -> dashboard.Panel:
+    return stat_panel(
+        f"Uptime over {window.replace('d', ' days').replace('h', ' hours')}",
+        f"Share of health checks that succeeded over the last {window}, per target.",
+        "percentunit",
+        [query(f"avg_over_time(probe_success{{{TARGET}}}[{window}])", "{{target}}", instant=True)],
+        colours=thresholds((None, "red"), (0.99, "orange"), (0.999, "green")),
+        width=6,
+    )
+
+
+# Day over day: (title, unit, expression with {offset} where `offset 1d` goes, up is good).
+COMPARISONS = [
+    ("Requests per second", "reqps", "sum(job:django_http_requests:rate5m{offset})", True),
+    (
+        "Server errors per second",
+        "reqps",
+        "sum(job:django_http_requests_5xx:rate5m{offset})",
+        False,
+    ),
+    (
+        "p95 response time",
+        "s",
+        "histogram_quantile(0.95, sum by (le) "
+        "(job:django_http_request_duration_seconds_bucket:rate5m{offset}))",
+        False,
+    ),
+    (
+        "Average response time",
+        "s",
+        "sum(job:django_http_request_duration_seconds_sum:rate5m{offset})"
+        " / sum(job:django_http_request_duration_seconds_count:rate5m{offset})",
+        False,
+    ),
+]
+
+
+def change_query(now: str, yesterday: str) -> str:
+    """Percent change with the arrow as a label: ▲ for up (or equal), ▼ for down."""
+    change = f"100 * ({now} / {yesterday} - 1)"
+    return (
+        f'label_replace({change} >= 0, "direction", "▲", "", "")'
+        f' or label_replace({change} < 0, "direction", "▼", "", "")'
+    )
+
+
+def day_over_day(title: str, unit: str, template: str, up_is_good: bool) -> dashboard.Panel:
+    now = template.format(offset="")
+    yesterday = template.format(offset=" offset 1d")
+    good, bad = ("green", "red") if up_is_good else ("red", "green")
+    panel = stat_panel(
+        f"{title}: now and yesterday",
+        f"{title} now (5-minute rate), at the same time yesterday, and the change in percent "
+        "with an arrow up or down.",
+        unit,
+        [
+            query(now, "now", instant=True),
+            query(yesterday, "yesterday", instant=True),
+            query(change_query(now, yesterday), "{{direction}} change", instant=True),
+        ],
+        width=6,
+    )
+    return panel.override_by_query(
+        "C",
+        [
+            DynamicConfigValue(id_val="unit", value="percent"),
+            DynamicConfigValue(
+                id_val="thresholds",
+                value={
+                    "mode": "absolute",
+                    "steps": [{"value": None, "color": bad}, {"value": 0, "color": good}],
+                },
+            ),
+        ],
+    )
+
+
+def build() -> dashboard.Dashboard:
+    board = (
+        new_dashboard(
+            UID,
+            "painel / Health and trends",
+            "Health-check history and uptime per target, probe response times, and requests, "
+            "errors and response times against the same time yesterday.",
+            "now-24h",
+        )
+        .with_variable(label_variable("target", "Target", "probe_success", "target"))
+        .with_row(dashboard.Row("Health checks"))
+        .with_panel(
+            history(
+                "Health-check history (last 50 checks)",
+                "Each cell is one health check of the target's /health: ok or failed.",
+                f"probe_success{{{TARGET}}}",
+                "{{target}}",
+            )
+        )
+        .with_panel(
+            history(
+                "Components (last 50 checks)",
+                "Each component the target's /health reports (database, cache, broker...).",
+                f"health_component_up{{{TARGET}}}",
+                "{{target}} {{component}}",
+            )
+        )
+        .with_panel(uptime("24h"))
+        .with_panel(uptime("7d"))
+        .with_panel(
+            stat_panel(
+                "Last HTTP status",
+                "Status code of the last health check (0: no answer).",
+                "none",
+                [query(f"probe_http_status_code{{{TARGET}}}", "{{target}}", instant=True)],
+                mappings=status_code_mappings(),
+                width=12,
+            )
+        )
+        .with_panel(
+            time_series(
+                "Health-check response time",
+                "How long each health check took to answer.",
+                "s",
+                [query(f"probe_duration_seconds{{{TARGET}}}", "{{target}}")],
+                width=24,
+            )
+        )
+        .with_row(dashboard.Row("Today against yesterday"))
+    )
+    for title, unit, template, up_is_good in COMPARISONS:
+        board = board.with_panel(day_over_day(title, unit, template, up_is_good))
+    return board

@@ -1,0 +1,192 @@
+"""Requests: how fast the app answers, which endpoints and tenants are slow or busy."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from grafana.panels import (
+    SLOW_THRESHOLD_SECONDS,
+    label_variable,
+    new_dashboard,
+    query,
+    table_panel,
+    thresholds,
+    time_series,
+)
+
+UID = "painel-requests"
+# Every panel filters on the two variables.
+FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
+RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
+BUCKETS = "endpoint_method_tenant:django_http_request_duration_seconds_bucket:rate5m"
+SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
+COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
+EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
+
+
+def quantile(q: float) -> str:
+    return f"histogram_quantile({q}, sum by (le) ({BUCKETS}{{{FILTER}}}))"
+
+
+def response_time() -> dashboard.Panel:
+    return time_series(
+        "Response time",
+        "Average, median, 95th and 99th percentile response time of the selected tenants and "
+        "endpoints (5-minute rates); the dashed line is the slow-request threshold.",
+        "s",
+        [
+            query(f"sum({SUMS}{{{FILTER}}}) / sum({COUNTS}{{{FILTER}}})", "average"),
+            query(quantile(0.5), "p50"),
+            query(quantile(0.95), "p95"),
+            query(quantile(0.99), "p99"),
+        ],
+        threshold_lines=thresholds((None, "transparent"), (SLOW_THRESHOLD_SECONDS, "red")),
+    )
+
+
+def request_rate() -> dashboard.Panel:
+    return time_series(
+        "Request rate by tenant",
+        "Requests per second of the selected endpoints, per tenant (5-minute rates).",
+        "reqps",
+        [query(f"sum by (tenant) ({RATES}{{{FILTER}}})", "{{tenant}}")],
+        stacked=True,
+    )
+
+
+def client_and_server_errors() -> dashboard.Panel:
+    return time_series(
+        "4xx and 5xx responses",
+        "Client errors (4xx) and server errors (5xx) per second, per endpoint.",
+        "reqps",
+        [
+            query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"4.."}})', "4xx {{endpoint}}"),
+            query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"5.."}})', "5xx {{endpoint}}"),
+        ],
+    )
+
+
+def exceptions_by_type() -> dashboard.Panel:
+    return time_series(
+        "Exceptions by type",
+        "Unhandled exceptions raised by views per second, per exception class.",
+        "cps",
+        [query(f"sum by (exception) ({EXCEPTIONS}{{{FILTER}}})", "{{exception}}")],
+        stacked=True,
+    )
+
+
+def slowest_endpoints() -> dashboard.Panel:
+    by = "endpoint, method, tenant"
+    p95 = (
+        f"topk(10, histogram_quantile(0.95, sum by ({by}, le) "
+        f"(increase(django_http_request_duration_seconds_bucket{{{FILTER}}}[$__range]))))"
+    )
+    slow = (
+        f"sum by ({by}) (increase(django_http_slow_requests_total{{{FILTER}}}[$__range]))"
+        f" and on ({by}) {p95}"
+    )
+    return table_panel(
+        "10 slowest endpoints",
+        "Over the selected time range: the endpoints (with method and tenant) with the highest "
+        "95th percentile response time, and how many of their requests took longer than the "
+        "slow-request threshold (500 ms by default).",
+        "none",
+        [query(p95, instant=True, table_format=True), query(slow, instant=True, table_format=True)],
+        rename={
+            "endpoint": "Endpoint",
+            "method": "Method",
+            "tenant": "Tenant",
+            "Value #A": "p95",
+            "Value #B": "Requests over 500 ms",
+        },
+        units={"p95": "s", "Requests over 500 ms": "short"},
+        sort_by="p95",
+    )
+
+
+def most_accessed_endpoints() -> dashboard.Panel:
+    by = "endpoint, method"
+    count = f"topk(10, sum by ({by}) (increase(django_http_requests_total{{{FILTER}}}[$__range])))"
+    mean = (
+        f"sum by ({by}) (increase(django_http_request_duration_seconds_sum{{{FILTER}}}[$__range]))"
+        f" / sum by ({by}) "
+        f"(increase(django_http_request_duration_seconds_count{{{FILTER}}}[$__range]))"
+        f" and on ({by}) {count}"
+    )
+    return table_panel(
+        "10 most accessed endpoints",
+        "Over the selected time range: the endpoints with the most requests, and their average "
+        "response time.",
+        "none",
+        [
+            query(count, instant=True, table_format=True),
+            query(mean, instant=True, table_format=True),
+        ],
+        rename={
+            "endpoint": "Endpoint",
+            "method": "Method",
+            "Value #A": "Requests",
+            "Value #B": "Average time",
+        },
+        units={"Requests": "short", "Average time": "s"},
+        sort_by="Requests",
+    )
+
+
+def slowest_requests() -> dashboard.Panel:
+    duration = f"painel_slow_request_duration_seconds{{{FILTER}}}"
+    # Grafana's dateTime units take milliseconds.
+    timestamp = f"painel_slow_request_timestamp_seconds{{{FILTER}}} * 1000"
+    return table_panel(
+        "Slowest requests (last 24 hours)",
+        "The 10 slowest single requests of the last 24 hours, as the exporter reads them from "
+        "the slow-request log: find them in the app's logs by request id.",
+        "none",
+        [
+            query(duration, instant=True, table_format=True),
+            query(timestamp, instant=True, table_format=True),
+        ],
+        rename={
+            "Value #B": "Time",
+            "endpoint": "Endpoint",
+            "method": "Method",
+            "tenant": "Tenant",
+            "user": "User",
+            "Value #A": "Duration",
+            "request_id": "Request id",
+        },
+        units={"Duration": "s", "Time": "dateTimeAsIso"},
+        sort_by="Duration",
+        width=24,
+    )
+
+
+def build() -> dashboard.Dashboard:
+    return (
+        new_dashboard(
+            UID,
+            "painel / Requests",
+            "Response times, request rates, errors and the slowest endpoints and requests, "
+            "per tenant and endpoint.",
+            "now-6h",
+        )
+        .with_variable(label_variable("tenant", "Tenant", "django_http_requests_total", "tenant"))
+        .with_variable(
+            label_variable(
+                "endpoint",
+                "Endpoint",
+                'django_http_requests_total{tenant=~"$tenant"}',
+                "endpoint",
+            )
+        )
+        .with_row(dashboard.Row("Over time"))
+        .with_panel(response_time())
+        .with_panel(request_rate())
+        .with_panel(client_and_server_errors())
+        .with_panel(exceptions_by_type())
+        .with_row(dashboard.Row("Endpoints and requests"))
+        .with_panel(slowest_endpoints())
+        .with_panel(most_accessed_endpoints())
+        .with_panel(slowest_requests())
+    )

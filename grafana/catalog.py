@@ -1,0 +1,132 @@
+"""Which metrics exist: the names a dashboard query or a rule may use, with their type.
+
+Sources, so that no list is kept by hand where a better one exists:
+- the README's Metrics tables (`### From the Django app`, `### From the exporter`), which
+  painel's parts keep true for what they publish;
+- the recording rules in prometheus/rules/ (gauges);
+- django-prometheus' own metrics, read from the installed package;
+- the series Prometheus itself writes (`up`, `ALERTS`).
+A histogram `x` also provides `x_bucket`, `x_sum` and `x_count` (counters).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+RULES_DIR = REPO / "prometheus" / "rules"
+METRIC_SECTIONS = ("From the Django app", "From the exporter")
+RULES_SECTION = "Recording rules"
+
+# Written by Prometheus, not scraped: scrape health and the state of alerting rules.
+PROMETHEUS_SERIES = {
+    "up": "gauge",
+    "scrape_duration_seconds": "gauge",
+    "scrape_samples_scraped": "gauge",
+    "ALERTS": "gauge",
+    "ALERTS_FOR_STATE": "gauge",
+}
+
+_ROW = re.compile(
+    r"^\|\s*`(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)`\s*\|\s*(?P<type>counter|gauge|histogram|info)\s*\|"
+    r"(?P<labels>[^|]*)\|(?P<meaning>.*)\|\s*$"
+)
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def readme_table(text: str, heading: str) -> dict[str, str]:
+    """name -> type from the metric table rows under `### <heading>` (to the next heading)."""
+    rows: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            inside = line.lstrip("#").strip().startswith(heading)
+            continue
+        match = _ROW.match(line.strip()) if inside else None
+        if match:
+            rows[match.group("name")] = match.group("type")
+    return rows
+
+
+def readme_metrics(text: str | None = None) -> dict[str, str]:
+    """name -> type of every metric painel publishes, as its README documents them."""
+    text = README.read_text() if text is None else text
+    metrics: dict[str, str] = {}
+    for heading in METRIC_SECTIONS:
+        metrics.update(readme_table(text, heading))
+    return metrics
+
+
+def rule_files(rules_dir: Path = RULES_DIR) -> list[Path]:
+    return sorted([*rules_dir.glob("*.yml"), *rules_dir.glob("*.yaml")])
+
+
+def iter_rules(paths: Iterable[Path] | None = None) -> Iterable[dict]:
+    for path in rule_files() if paths is None else paths:
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
+            yield from group.get("rules", [])
+
+
+def recording_rules() -> dict[str, str]:
+    """record name -> expr of every recording rule."""
+    return {rule["record"]: rule["expr"] for rule in iter_rules() if "record" in rule}
+
+
+def django_prometheus_metrics() -> dict[str, str]:
+    """name -> type of the metrics django-prometheus defines, read from the installed package.
+
+    Its request metrics are created by `Metrics.register()`, which takes the metric class, so
+    a subclass records them without registering anything; the database, cache, model and
+    migration metrics are module-level objects in the default registry.
+    """
+    import prometheus_client
+    from django_prometheus.middleware import Metrics
+
+    found: dict[str, str] = {}
+
+    class Recorder(Metrics):
+        def register_metric(self, metric_cls, name, documentation, labelnames=(), **kwargs):
+            metric = metric_cls(name, documentation, labelnames=labelnames, registry=None, **kwargs)
+            for family in metric.describe():
+                found[family.name] = family.type
+            return metric
+
+    Recorder()
+    for module in ("db.metrics", "cache.metrics", "models", "migrations"):
+        importlib.import_module(f"django_prometheus.{module}")
+    for collector in list(prometheus_client.REGISTRY._collector_to_names):
+        describe = getattr(collector, "describe", None)
+        for family in describe() if describe else []:
+            if family.name.startswith("django_"):
+                found[family.name] = family.type
+    return found
+
+
+def known_metrics(readme_text: str | None = None) -> dict[str, str]:
+    """Every metric name a query may select, with its type, histogram series included."""
+    known: dict[str, str] = dict(PROMETHEUS_SERIES)
+    known.update(django_prometheus_metrics())
+    known.update(readme_metrics(readme_text))
+    known.update({name: "gauge" for name in recording_rules()})
+    return expand_histograms(known)
+
+
+def expand_histograms(metrics: Mapping[str, str]) -> dict[str, str]:
+    """The names as exposed: x_bucket/_sum/_count of a histogram, x_total, x_info."""
+    expanded = dict(metrics)
+    for name, kind in metrics.items():
+        if kind == "histogram":
+            for suffix in HISTOGRAM_SUFFIXES:
+                expanded[name + suffix] = "counter"
+        elif kind == "counter" and not name.endswith("_total"):
+            # prometheus_client exposes a counter `x` as `x_total`.
+            expanded[name + "_total"] = "counter"
+        elif kind == "info" and not name.endswith("_info"):
+            expanded[name + "_info"] = "gauge"
+    return expanded

@@ -1,0 +1,286 @@
+"""The few building blocks every painel dashboard is made of, on top of grafana-foundation-sdk.
+
+Every panel and every target reads from the `$datasource` variable (never a fixed data source,
+so a dashboard imported by hand works with any Prometheus), and every panel has a unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DashboardRangeMapOptions,
+    DataSourceRef,
+    DataTransformerConfig,
+    DynamicConfigValue,
+    RangeMap,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
+    VariableOption,
+    VariableRefresh,
+    VariableSort,
+)
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
+# Default PAINEL SLOW_REQUEST_THRESHOLD, and the DjangoHighLatency alert's bound.
+SLOW_THRESHOLD_SECONDS = 0.5
+REF_IDS = "ABCDEFGHIJ"
+
+
+def new_dashboard(uid: str, title: str, description: str, time_from: str) -> dashboard.Dashboard:
+    """A dashboard with painel's defaults and the `datasource` variable every panel uses."""
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["painel"])
+        .time(time_from, "now")
+        .refresh("1m")
+        .timezone("browser")
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .with_variable(
+            dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
+        )
+    )
+
+
+def label_variable(
+    name: str, label: str, selector: str, label_name: str, multi: bool = True
+) -> dashboard.QueryVariable:
+    """A variable listing one label's values, "All" (regex `.*`) selected by default."""
+    return (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(f"label_values({selector}, {label_name})")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(multi)
+        .include_all(True)
+        .all_value(".*")
+        .current(VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def query(
+    expr: str,
+    legend: str = "",
+    *,
+    ref_id: str = "A",
+    instant: bool = False,
+    table_format: bool = False,
+) -> prometheus.Dataquery:
+    """A Prometheus target on `$datasource`: a range query, or an instant one (tables, stats)."""
+    target = prometheus.Dataquery().expr(expr).ref_id(ref_id).datasource(DATASOURCE)
+    if legend:
+        target = target.legend_format(legend)
+    target = target.instant() if instant else target.range()
+    if table_format:
+        target = target.format(PromQueryFormat.TABLE)
+    return target
+
+
+def with_targets(panel, targets: Sequence[prometheus.Dataquery]):
+    for ref_id, target in zip(REF_IDS, targets, strict=False):
+        panel = panel.with_target(target.ref_id(ref_id))
+    return panel
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+    """Absolute thresholds: (None, base colour), then (value, colour) from that value up."""
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=value, color=color) for value, color in steps])
+    )
+
+
+def utilisation_thresholds() -> dashboard.ThresholdsConfig:
+    """Green, orange from 80% (the warning alerts), red from 90% (the critical ones)."""
+    return thresholds((None, "green"), (0.8, "orange"), (0.9, "red"))
+
+
+def time_series(
+    title: str,
+    description: str,
+    unit: str,
+    targets: Sequence[prometheus.Dataquery],
+    *,
+    width: int = 12,
+    height: int = 8,
+    stacked: bool = False,
+    bars: bool = False,
+    threshold_lines: dashboard.ThresholdsConfig | None = None,
+    min_value: float | None = 0,
+    max_value: float | None = None,
+) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .fill_opacity(60 if bars else 10)
+        .legend(
+            common_builders.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+        )
+        .tooltip(
+            common_builders.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
+    )
+    if min_value is not None:
+        panel = panel.min(min_value)
+    if max_value is not None:
+        panel = panel.max(max_value)
+    if bars:
+        panel = panel.draw_style(common.GraphDrawStyle.BARS)
+    if stacked:
+        panel = panel.stacking(
+            common_builders.StackingConfig().mode(common.StackingMode.NORMAL).group("A")
+        )
+    if threshold_lines is not None:
+        panel = panel.thresholds(threshold_lines).thresholds_style(
+            common_builders.GraphThresholdsStyleConfig().mode(
+                common.GraphThresholdsStyleMode.DASHED
+            )
+        )
+    return with_targets(panel, targets)
+
+
+def stat_panel(
+    title: str,
+    description: str,
+    unit: str,
+    targets: Sequence[prometheus.Dataquery],
+    *,
+    width: int = 6,
+    height: int = 5,
+    colours: dashboard.ThresholdsConfig | None = None,
+    mappings: Sequence | None = None,
+    graph: bool = False,
+) -> stat.Panel:
+    panel = (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .graph_mode(common.BigValueGraphMode.AREA if graph else common.BigValueGraphMode.NONE)
+        .color_mode(common.BigValueColorMode.VALUE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .thresholds(colours or thresholds((None, "text")))
+    )
+    if mappings:
+        panel = panel.mappings(list(mappings))
+    return with_targets(panel, targets)
+
+
+def table_panel(
+    title: str,
+    description: str,
+    unit: str,
+    targets: Sequence[prometheus.Dataquery],
+    *,
+    rename: dict[str, str],
+    units: dict[str, str] | None = None,
+    hide: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    sort_by: str | None = None,
+    width: int = 12,
+    height: int = 9,
+) -> table.Panel:
+    """Instant table queries joined on their labels (Grafana's "merge" transformation).
+
+    `rename` maps the fields Prometheus returns ("Value #A", label names) to column titles,
+    in the order the columns appear; `hide` lists fields not to show besides Time, __name__,
+    job and instance (`keep` shows those); `units` sets a unit per (renamed) column.
+    """
+    hidden = {"Time", "__name__", "job", "instance", *hide} - set(keep)
+    excluded = {name: True for name in sorted(hidden)}
+    panel = (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .with_transformation(DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": excluded,
+                    "indexByName": {name: i for i, name in enumerate(rename)},
+                    "renameByName": dict(rename),
+                },
+            )
+        )
+    )
+    for column, column_unit in (units or {}).items():
+        panel = panel.override_by_name(
+            column, [DynamicConfigValue(id_val="unit", value=column_unit)]
+        )
+    if sort_by is not None:
+        panel = panel.sort_by(
+            [common_builders.TableSortByFieldState().display_name(sort_by).desc(True)]
+        )
+    return with_targets(panel, targets)
+
+
+def up_down_mappings() -> list:
+    """1 → the thing is up (green), 0 → down (red)."""
+    return [
+        ValueMap(
+            options={
+                "1": ValueMappingResult(text="up", color="green", index=0),
+                "0": ValueMappingResult(text="down", color="red", index=1),
+            }
+        )
+    ]
+
+
+def ok_failed_mappings() -> list:
+    """Probe results: 1 → ok (green), 0 → failed (red)."""
+    return [
+        ValueMap(
+            options={
+                "1": ValueMappingResult(text="ok", color="green", index=0),
+                "0": ValueMappingResult(text="failed", color="red", index=1),
+            }
+        )
+    ]
+
+
+def status_code_mappings() -> list:
+    """HTTP status classes coloured: 2xx green, 3xx blue, 4xx orange, 5xx red, 0 no answer."""
+    ranges = [(200, 299, "green"), (300, 399, "blue"), (400, 499, "orange"), (500, 599, "red")]
+    mappings: list = [
+        RangeMap(
+            options=DashboardRangeMapOptions(
+                from_val=low, to=high, result=ValueMappingResult(color=colour, index=i)
+            )
+        )
+        for i, (low, high, colour) in enumerate(ranges)
+    ]
+    mappings.append(
+        ValueMap(options={"0": ValueMappingResult(text="no answer", color="red", index=4)})
+    )
+    return mappings

@@ -1,0 +1,210 @@
+"""Every query of a dashboard, with Grafana's variables substituted the way Grafana would.
+
+Grafana cannot run here, so the dashboards are proven by running their queries elsewhere:
+`iter_panel_queries` yields (dashboard, panel title, refId, expr) with `$tenant`,
+`${endpoint:regex}`, `$__rate_interval`, `$__range`... replaced, ready for promql-parser or a
+real Prometheus. The rules follow Grafana's Prometheus data source (interpolateQueryExpr):
+
+- a single-value variable is inserted as is (backslashes and quotes escaped);
+- a multi-value or include-All variable is regex-escaped, and several values become
+  `(a|b)`; "All" becomes the variable's allValue (raw) or all its known options;
+- `${var:format}` applies the format (regex, pipe, raw, csv, text, queryparam not needed);
+- `$__interval` is max(panel min interval, range / max data points), `$__rate_interval`
+  is max($__interval + scrape interval, 4 x scrape interval), `$__range` is the
+  dashboard's (or the panel's relative-time) range, all in whole seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ALL = "$__all"
+DEFAULT_MAX_DATA_POINTS = 1000
+
+# $name, ${name}, ${name:format}, [[name]] (the old syntax Grafana still accepts).
+_VARIABLE = re.compile(
+    r"\$(?P<plain>\w+)|\$\{(?P<braced>\w+)(?::(?P<format>\w+))?\}|\[\[(?P<old>\w+)\]\]"
+)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """What Grafana knows when it sends a query: the time range and the scrape interval."""
+
+    range_seconds: int = 6 * 3600
+    scrape_interval_seconds: int = 15
+    max_data_points: int = DEFAULT_MAX_DATA_POINTS
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    dashboard: str
+    panel: str
+    ref_id: str
+    expr: str
+    instant: bool = False
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Grafana/Prometheus duration such as "1h30m", "750s" or "now-24h"."""
+    text = text.strip().removeprefix("now-")
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(n) * _SECONDS[u] for n, u in parts)
+
+
+def _seconds(value: float) -> str:
+    return f"{max(1, math.ceil(value))}s"
+
+
+def regex_escape(value: str) -> str:
+    """Grafana's regexEscape (the `regex` format)."""
+    return re.sub(r"([\\^$*+?.()|{}\[\]/])", r"\\\1", value)
+
+
+def _prometheus_regex_escape(value: str) -> str:
+    """Grafana's prometheusSpecialRegexEscape: a regex escape written inside a PromQL string."""
+    value = value.replace("\\", "\\\\\\\\")
+    return re.sub(r"([$^*{}\[\]'+?.()|])", r"\\\\\1", value)
+
+
+def _prometheus_plain_escape(value: str) -> str:
+    """Grafana's prometheusRegularEscape, for single-value variables."""
+    return value.replace("\\", "\\\\").replace("'", "\\\\'")
+
+
+def _variable_values(variable: Mapping[str, Any], chosen: Any) -> tuple[list[str], bool]:
+    """The selected values, and whether they are the raw allValue (never escaped)."""
+    values = chosen if isinstance(chosen, list | tuple) else [chosen]
+    if ALL in values:
+        if variable.get("allValue"):
+            return [variable["allValue"]], True
+        options = [o["value"] for o in variable.get("options", []) if o.get("value") != ALL]
+        if not options:
+            raise ValueError(f"variable {variable['name']!r}: All has no allValue and no options")
+        return options, False
+    return [str(v) for v in values], False
+
+
+def _format(variable: Mapping[str, Any], chosen: Any, fmt: str | None) -> str:
+    values, is_all_value = _variable_values(variable, chosen)
+    if is_all_value and fmt in (None, "regex", "pipe", "raw"):
+        return values[0]
+    if fmt is None:
+        if not variable.get("multi") and not variable.get("includeAll"):
+            return _prometheus_plain_escape(values[0])
+        escaped = [_prometheus_regex_escape(v) for v in values]
+        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    if fmt == "regex":
+        escaped = [regex_escape(v) for v in values]
+        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    if fmt == "pipe":
+        return "|".join(values)
+    if fmt in ("raw", "text"):
+        return ",".join(values) if len(values) > 1 else values[0]
+    if fmt == "csv":
+        return ",".join(values)
+    raise ValueError(f"variable format {fmt!r} is not supported")
+
+
+def builtin_variables(panel: Mapping[str, Any], time_range: TimeRange) -> dict[str, str]:
+    """$__interval, $__rate_interval, $__range and friends for one panel."""
+    range_s = time_range.range_seconds
+    if panel.get("timeFrom"):
+        range_s = int(parse_duration(panel["timeFrom"]))
+    min_interval = time_range.scrape_interval_seconds
+    if panel.get("interval"):
+        min_interval = max(min_interval, parse_duration(panel["interval"]))
+    points = panel.get("maxDataPoints") or time_range.max_data_points
+    interval_s = max(1, math.ceil(max(min_interval, range_s / points)))
+    scrape = time_range.scrape_interval_seconds
+    rate_interval_s = max(interval_s + scrape, 4 * scrape)
+    return {
+        "__interval": _seconds(interval_s),
+        "__interval_ms": str(interval_s * 1000),
+        "__rate_interval": _seconds(rate_interval_s),
+        "__rate_interval_ms": str(rate_interval_s * 1000),
+        "__range": _seconds(range_s),
+        "__range_s": str(range_s),
+        "__range_ms": str(range_s * 1000),
+    }
+
+
+def substitute(
+    expr: str,
+    dashboard: Mapping[str, Any],
+    panel: Mapping[str, Any],
+    variables: Mapping[str, Any] | None = None,
+    time_range: TimeRange = TimeRange(),
+) -> str:
+    """`expr` with every variable replaced; an unknown variable is an error, never left in."""
+    chosen = dict(variables or {})
+    declared = {v["name"]: v for v in dashboard.get("templating", {}).get("list", [])}
+    builtins = builtin_variables(panel, time_range)
+
+    def replace(match: re.Match) -> str:
+        name = match.group("plain") or match.group("braced") or match.group("old")
+        if name in builtins:
+            return builtins[name]
+        if name not in declared:
+            raise ValueError(f"{expr!r}: unknown variable ${name}")
+        variable = declared[name]
+        value = chosen.get(name, (variable.get("current") or {}).get("value"))
+        if value in (None, "", []):
+            raise ValueError(f"{expr!r}: no value for ${name} and no current value")
+        return _format(variable, value, match.group("format"))
+
+    return _VARIABLE.sub(replace, expr)
+
+
+def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every panel, including those inside (collapsed) rows; rows themselves are skipped."""
+    for panel in dashboard.get("panels", []):
+        if panel.get("type") == "row":
+            yield from panel.get("panels", [])
+        else:
+            yield panel
+
+
+def iter_panel_queries(
+    dashboard: Mapping[str, Any],
+    variables: Mapping[str, Any] | None = None,
+    time_range: TimeRange = TimeRange(),
+) -> Iterator[PanelQuery]:
+    """(dashboard title, panel title, refId, expr) of every visible Prometheus target.
+
+    `variables` maps a variable name to a value, a list of values, or "$__all"; variables
+    left out take their current value from the dashboard.
+    """
+    for panel in iter_panels(dashboard):
+        for target in panel.get("targets", []):
+            if target.get("hide") or not target.get("expr"):
+                continue
+            yield PanelQuery(
+                dashboard=dashboard["title"],
+                panel=panel["title"],
+                ref_id=target.get("refId", ""),
+                expr=substitute(target["expr"], dashboard, panel, variables, time_range),
+                instant=bool(target.get("instant")),
+            )
+
+
+def query_variable_selectors(dashboard: Mapping[str, Any]) -> Sequence[str]:
+    """The series selectors of the dashboard's label_values() variables, substituted."""
+    selectors = []
+    for variable in dashboard.get("templating", {}).get("list", []):
+        query = variable.get("query")
+        if variable.get("type") != "query" or not isinstance(query, str):
+            continue
+        match = re.fullmatch(r"\s*label_values\((?P<selector>.+),\s*\w+\)\s*", query)
+        if match is None:
+            raise ValueError(f"variable {variable['name']!r}: not a label_values() query")
+        selectors.append(substitute(match.group("selector"), dashboard, {}, None))
+    return selectors

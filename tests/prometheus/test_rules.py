@@ -1,0 +1,117 @@
+"""Prometheus rules: promtool's checks and unit tests, and the mixin conventions."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grafana.catalog import iter_rules, recording_rules, rule_files
+from grafana.promql import metric_names
+from tests.grafana.published import published_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS_DIR = REPO / "prometheus"
+RUNBOOK = REPO / "docs" / "runbook.md"
+
+pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["promtool", *args], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+
+
+def alerts() -> list[dict]:
+    return [rule for rule in iter_rules() if "alert" in rule]
+
+
+def test_promtool_check_rules_accepts_every_rule_file():
+    done = promtool("check", "rules", *map(str, rule_files()))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_promtool_unit_tests_pass():
+    tests = sorted(str(p) for p in (PROMETHEUS_DIR / "tests").glob("*.yml"))
+    done = promtool("test", "rules", *tests)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_silent():
+    firing, silent = set(), set()
+    for path in (PROMETHEUS_DIR / "tests").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text()).get("tests", []):
+            for case in group.get("alert_rule_test", []):
+                (firing if case.get("exp_alerts") else silent).add(case["alertname"])
+    names = {rule["alert"] for rule in alerts()}
+    assert names - firing == set(), "alerts never tested firing"
+    assert names - silent == set(), "alerts never tested silent"
+
+
+def test_alerts_follow_the_monitoring_mixin_conventions():
+    for rule in alerts():
+        name, labels, notes = rule["alert"], rule.get("labels", {}), rule.get("annotations", {})
+        assert re.fullmatch(r"(?:[A-Z][a-z0-9]*|CPU)+", name), f"{name}: not CamelCase"
+        assert labels.get("severity") in ("warning", "critical"), name
+        assert notes.get("summary") and "\n" not in notes["summary"].strip(), name
+        assert "$value" in notes.get("description", ""), f"{name}: description without value"
+        assert notes.get("runbook_url", "").startswith("docs/runbook.md#"), name
+
+
+def test_issue_thresholds_warning_at_80_and_critical_at_90_percent_for_10_minutes():
+    by_name: dict[str, dict[str, dict]] = {}
+    for rule in alerts():
+        by_name.setdefault(rule["alert"], {})[rule["labels"]["severity"]] = rule
+    for name in ("NodeCPUHighUsage", "NodeMemoryHighUtilization", "NodeFilesystemAlmostFull"):
+        warning, critical = by_name[name]["warning"], by_name[name]["critical"]
+        assert warning["expr"].rstrip().endswith(">= 0.8") and warning["for"] == "10m"
+        assert critical["expr"].rstrip().endswith(">= 0.9")
+
+
+def github_anchor(heading: str) -> str:
+    anchor = heading.strip().lower()
+    anchor = re.sub(r"[^\w\- ]", "", anchor)
+    return anchor.replace(" ", "-")
+
+
+def test_every_runbook_url_points_at_a_heading_of_the_runbook():
+    headings = {
+        github_anchor(line.lstrip("#"))
+        for line in RUNBOOK.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for rule in alerts():
+        anchor = rule["annotations"]["runbook_url"].split("#", 1)[1]
+        assert anchor in headings, f"{rule['alert']}: no heading for #{anchor} in docs/runbook.md"
+
+
+def test_recording_rules_are_named_level_metric_operation():
+    for name in recording_rules():
+        level, metric, operation = name.split(":")
+        assert re.fullmatch(r"[a-z_]+", level), name
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", metric), name
+        assert not metric.endswith("_total"), f"{name}: drop _total after rate()"
+        assert re.fullmatch(r"[a-z0-9_]+", operation), name
+
+
+def test_rules_select_only_published_metrics():
+    known = published_metrics()
+    for rule in iter_rules():
+        unknown = metric_names(rule["expr"]) - set(known)
+        assert not unknown, f"{rule.get('alert') or rule.get('record')}: {unknown}"
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="needs amtool")
+def test_amtool_accepts_the_alertmanager_config():
+    done = subprocess.run(
+        ["amtool", "check-config", str(PROMETHEUS_DIR / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
