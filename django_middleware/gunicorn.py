@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from django_middleware.multiprocess import mark_process_dead
+from django_middleware.multiprocess import mark_process_dead, remove_stale_files
 
 
 def multiproc_dir() -> Path:
@@ -32,8 +32,7 @@ def multiproc_dir() -> Path:
 
 def on_starting(server) -> None:
     path = multiproc_dir()
-    for stale in path.glob("*.db"):
-        stale.unlink()
+    remove_stale_files(str(path))
     server.log.info("painel: multiprocess metrics in %s (cleaned)", path)
 
 

@@ -8,11 +8,10 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from . import conf, health
 from .access import denied
-from .multiprocess import MultiProcessCollector
+from .multiprocess import MultiProcessCollector, choose_encoder
 
 
 def _registry() -> CollectorRegistry:
