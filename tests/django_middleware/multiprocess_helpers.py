@@ -84,10 +84,15 @@ def scrape_ours(directory: Path) -> dict:
     return app_samples(parse(scrape_ours_text(directory)))
 
 
-def scrape_stock(directory: Path) -> dict:
+def scrape_stock_text(directory: Path) -> str:
+    """What prometheus_client's own collector makes of the directory."""
     registry = CollectorRegistry()
     StockCollector(registry, str(directory))
-    return app_samples(parse(stock_generate_latest(registry).decode()))
+    return stock_generate_latest(registry).decode()
+
+
+def scrape_stock(directory: Path) -> dict:
+    return app_samples(parse(scrape_stock_text(directory)))
 
 
 def app_samples(samples: dict) -> dict:
