@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
+from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
 
 DJANGO_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -194,3 +195,7 @@ def test_unreadable_path_is_reported_and_the_rest_is_served(exporter):
     assert scrape.value("log_file_readable", log="directory") == 0
     assert scrape.value("painel_exporter_collector_success", collector="logs") == 1
     assert "directory" in exporter.log()
+
+
+def test_every_published_log_metric_is_documented(exporter):
+    assert undocumented(exporter.scrape(), ("log_",)) == []

@@ -12,6 +12,7 @@ import pytest
 
 from django_middleware import slowlog
 from exporter.slowest import SlowestRequests, SlowRequest
+from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
 
 HOUR = 3600.0
@@ -150,3 +151,10 @@ def test_exporter_publishes_the_top_10_and_keeps_it_across_a_restart(slow_log, t
     with ExporterProcess(tmp_path, flags, name="exporter-restarted") as exporter:
         scrape = exporter.wait_for(lambda s: table_of(s) == before_restart)
         assert scrape.value("painel_slow_request_records_invalid_total") == 2
+
+
+def test_every_published_slow_request_metric_is_documented(slow_log, tmp_path):
+    flags = ["--collectors", "slow_requests", "--slow-request-log", str(slow_log)]
+    with ExporterProcess(tmp_path, flags) as exporter:
+        scrape = exporter.wait_for(lambda s: table_of(s))
+        assert undocumented(scrape, ("painel_slow_request",)) == []
