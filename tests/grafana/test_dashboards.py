@@ -1,0 +1,191 @@
+"""The dashboards: committed JSON = generator output, lint rules, every query parses and
+selects only published metrics, and each dashboard shows what the issue asks for."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grafana.generate import DASHBOARDS_DIR, rendered
+from grafana.lint import lint
+from grafana.promql import metric_names, selectors
+from grafana.queries import TimeRange, iter_panel_queries, iter_panels, query_variable_selectors
+from tests.grafana.published import published_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+PROVISIONING = REPO / "grafana" / "provisioning"
+
+
+def dashboards() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS_DIR.glob("*.json"))}
+
+
+def board(uid: str) -> dict:
+    return next(d for d in dashboards().values() if d["uid"] == uid)
+
+
+def panel(dashboard: dict, title: str) -> dict:
+    return next(p for p in iter_panels(dashboard) if p["title"] == title)
+
+
+def exprs(p: dict) -> list[str]:
+    return [t["expr"] for t in p["targets"]]
+
+
+# Variable choices a user makes: everything, one value, several with regex characters.
+VARIABLE_CHOICES = [
+    {},
+    {"tenant": "acme", "endpoint": "/api/v1/orders/<int:pk>/", "instance": "h:9811"},
+    {
+        "tenant": ["acme.io", "o'brien (eu)"],
+        "endpoint": ["<unmatched>", "/a+b/"],
+        "addr": ["redis:6379"],
+        "queue": ["celery", "emails"],
+        "target": "$__all",
+    },
+]
+TIME_RANGES = [TimeRange(), TimeRange(range_seconds=7 * 86400, scrape_interval_seconds=30)]
+
+
+def test_committed_json_is_what_the_generator_writes():
+    committed = {name: path.read_text() for name, path in _files().items()}
+    assert committed == rendered(), "run `python -m grafana.generate` and commit the JSON"
+
+
+def _files() -> dict[str, Path]:
+    return {p.name: p for p in DASHBOARDS_DIR.glob("*.json")}
+
+
+def test_dashboards_pass_the_dashboard_linter_rules():
+    problems = [p for d in dashboards().values() for p in lint(d, published_metrics())]
+    assert problems == []
+
+
+def test_dashboard_and_panel_uids_are_unique_and_stable():
+    uids = [d["uid"] for d in dashboards().values()]
+    assert len(set(uids)) == len(uids) == 5
+    assert all(uid.startswith("painel-") for uid in uids)
+    # Generating twice gives the same ids: nothing random or time-based in the output.
+    assert rendered() == rendered()
+
+
+@pytest.mark.parametrize("choice", VARIABLE_CHOICES, ids=["all", "single", "multi"])
+@pytest.mark.parametrize("time_range", TIME_RANGES, ids=["6h", "7d"])
+def test_every_query_parses_as_promql_once_variables_are_substituted(choice, time_range):
+    count = 0
+    for dashboard in dashboards().values():
+        for query in iter_panel_queries(dashboard, choice, time_range):
+            assert "$" not in query.expr and "[[" not in query.expr, query
+            list(selectors(query.expr))  # raises with the query when it does not parse
+            count += 1
+    assert count > 50
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
+def test_every_query_passes_prometheus_own_parser(tmp_path):
+    """promtool (Prometheus' Go parser) checks every query as a recording rule."""
+    queries = [q for d in dashboards().values() for q in iter_panel_queries(d, VARIABLE_CHOICES[2])]
+    rules = [{"record": f"painel:query_{i}:check", "expr": q.expr} for i, q in enumerate(queries)]
+    path = tmp_path / "queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "queries", "rules": rules}]}))
+    done = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_metric_a_query_uses_is_published():
+    known = published_metrics()
+    used: set[str] = set()
+    for dashboard in dashboards().values():
+        for query in iter_panel_queries(dashboard):
+            used |= metric_names(query.expr)
+        for selector in query_variable_selectors(dashboard):
+            used |= metric_names(selector)
+    assert used - set(known) == set()
+
+
+def test_provisioning_names_a_fixed_datasource_uid_and_the_dashboards_folder():
+    sources = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yml").read_text())
+    (source,) = sources["datasources"]
+    assert source["type"] == "prometheus" and source["uid"] == "painel-prometheus"
+    assert source["isDefault"] is True
+    providers = yaml.safe_load((PROVISIONING / "dashboards" / "painel.yml").read_text())
+    assert providers["providers"][0]["type"] == "file"
+    assert providers["providers"][0]["options"]["path"]
+    for dashboard in dashboards().values():
+        names = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert names["datasource"]["type"] == "datasource"
+
+
+def test_requests_dashboard_has_the_panels_and_variables_the_issue_lists():
+    requests = board("painel-requests")
+    variables = {v["name"]: v for v in requests["templating"]["list"]}
+    assert variables["tenant"]["multi"] and variables["tenant"]["includeAll"]
+    assert variables["endpoint"]["includeAll"]
+    trend = panel(requests, "Response time")
+    assert [t["legendFormat"] for t in trend["targets"]] == ["average", "p50", "p95", "p99"]
+    slowest = exprs(panel(requests, "10 slowest endpoints"))
+    assert "topk(10" in slowest[0] and "0.95" in slowest[0]
+    assert "django_http_slow_requests_total" in slowest[1]
+    assert "topk(10" in exprs(panel(requests, "10 most accessed endpoints"))[0]
+    table = panel(requests, "Slowest requests (last 24 hours)")
+    assert table["type"] == "table"
+    assert all(t["instant"] and t["format"] == "table" for t in table["targets"])
+    assert [m for e in exprs(table) for m in metric_names(e)] == [
+        "painel_slow_request_duration_seconds",
+        "painel_slow_request_timestamp_seconds",
+    ]
+    assert table["transformations"][0]["id"] == "merge"
+    columns = table["transformations"][1]["options"]["renameByName"].values()
+    assert {"Endpoint", "Method", "Tenant", "User", "Time", "Duration"} <= set(columns)
+    assert any('status=~"5.."' in e for e in exprs(panel(requests, "4xx and 5xx responses")))
+    assert "exception" in exprs(panel(requests, "Exceptions by type"))[0]
+
+
+def test_errors_dashboard_shows_hourly_bars_over_24_hours_and_the_top_5_exceptions():
+    errors = board("painel-errors")
+    hourly = panel(errors, "Errors per hour (last 24 hours)")
+    assert hourly["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars"
+    assert hourly["timeFrom"] == "24h" and hourly["interval"] == "1h"
+    assert all("increase(" in e and "[1h]" in e for e in exprs(hourly))
+    assert exprs(panel(errors, "5 most frequent exception types"))[0].startswith("topk(5,")
+    assert "by (level)" in exprs(panel(errors, "Log records by level"))[0]
+
+
+def test_system_dashboard_draws_the_80_percent_threshold_and_lists_firing_alerts():
+    system = board("painel-system")
+    for title in ("CPU", "Memory", "Disk"):
+        p = panel(system, title)
+        steps = [s["value"] for s in p["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+        assert 0.8 in steps
+        assert p["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
+        assert len(p["targets"]) == 2  # the value and its trend
+    assert 'ALERTS{alertstate="firing"}' in exprs(panel(system, "Firing alerts"))
+
+
+def test_redis_hit_rate_is_a_ratio_of_summed_rates():
+    (expr,) = exprs(panel(board("painel-redis-celery"), "Keyspace hit rate"))
+    assert "avg" not in expr
+    assert expr.count("sum by (addr) (rate(") == 3
+
+
+def test_health_history_shows_the_last_50_checks_and_day_over_day_uses_offset_1d():
+    health = board("painel-health")
+    history = panel(health, "Health-check history (last 50 checks)")
+    assert history["type"] == "state-timeline"
+    assert exprs(history) == ['probe_success{target=~"$target"}']
+    interval = int(history["interval"].rstrip("s"))
+    assert int(history["timeFrom"].rstrip("s")) == 50 * interval
+    assert history["maxDataPoints"] == 50
+    comparisons = [p for p in iter_panels(health) if p["title"].endswith("now and yesterday")]
+    assert len(comparisons) == 4
+    for p in comparisons:
+        now, yesterday, change = exprs(p)
+        assert "offset 1d" not in now and "offset 1d" in yesterday
+        assert "▲" in change and "▼" in change
