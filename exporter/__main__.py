@@ -14,6 +14,7 @@ from exporter.collector import ConfigError
 from exporter.config import load
 from exporter.scrape import VERSION, ScrapeCollector, Scraper
 from exporter.server import Auth, ExporterServer
+from exporter.targets import ScrubSecretsFilter
 
 log = logging.getLogger("painel.exporter")
 
@@ -28,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubSecretsFilter())
     scraper = Scraper(settings.collectors, timeout=settings.args.scrape_timeout)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapeCollector(scraper))

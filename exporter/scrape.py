@@ -20,6 +20,7 @@ from importlib import metadata
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from exporter.collector import Collector
+from exporter.targets import scrub_known
 
 log = logging.getLogger("painel.exporter.scrape")
 
@@ -107,7 +108,8 @@ class Scraper:
             result = Result(False, elapsed, f"did not finish within {self.timeout:g}s")
         elif run.exception() is not None:
             exc = run.exception()
-            result = Result(False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+            error = scrub_known(f"{type(exc).__name__}: {exc}")
+            result = Result(False, time.perf_counter() - started, error)
         else:
             families, took = run.result()
             result = Result(True, took)

@@ -22,6 +22,7 @@ from prometheus_client.exposition import choose_encoder
 
 from exporter.collector import Collector
 from exporter.scrape import VERSION, Scraper
+from exporter.targets import remember_secret, scrub_known
 
 log = logging.getLogger("painel.exporter.server")
 
@@ -34,6 +35,8 @@ class Auth:
             b"Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()) if basic else None
         )
         self._token = f"Bearer {token}".encode() if token else None
+        remember_secret(basic[1] if basic else "")
+        remember_secret(token or "")
 
     @property
     def required(self) -> bool:
@@ -122,7 +125,7 @@ def landing_page(scraper: Scraper) -> str:
     """Collectors, their targets (credentials already masked by each collector), last results."""
     results = scraper.last_results()
     sections = [_collector_section(c, results.get(c.name)) for c in scraper.collectors]
-    return (
+    page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>painel-exporter</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
@@ -130,6 +133,7 @@ def landing_page(scraper: Scraper) -> str:
         f"<h1>painel-exporter {html.escape(VERSION)}</h1>"
         "<p><a href='/metrics'>/metrics</a></p>" + "".join(sections) + "</body></html>"
     )
+    return scrub_known(page)  # in case a collector's error text quoted a URL whole
 
 
 def _collector_section(collector: Collector, result) -> str:

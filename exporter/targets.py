@@ -8,6 +8,8 @@ which target failed without saying how to log in to it.
 
 from __future__ import annotations
 
+import logging
+import threading
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
@@ -15,8 +17,28 @@ MASK = "***"
 _SECRET_PARAMS = frozenset({"password", "pass", "passwd", "token", "access_token", "secret", "key"})
 
 
+# Every secret seen in a target URL or the auth flags: the last line of defence scrubs
+# them from log records and the landing page, whatever library put them there.
+_known_secrets: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def remember_secret(secret: str) -> None:
+    if secret:
+        with _known_lock:
+            _known_secrets.add(secret)
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password (userinfo or query parameter) replaced by ***."""
+    """The URL with its password (userinfo or query parameter) replaced by ***.
+
+    The secrets are remembered too, for scrub_known() and the logging filter.
+    """
+    secrets = secrets_of(url)
+    if not secrets:
+        return url  # nothing to hide: keep it exactly as given
+    for secret in secrets:
+        remember_secret(secret)
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
@@ -26,7 +48,8 @@ def mask_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs])
+        masked = [(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs]
+        query = urlencode(masked, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -50,3 +73,25 @@ def scrub(message: str, url: str) -> str:
     for secret in sorted(secrets_of(url), key=len, reverse=True):
         message = message.replace(secret, MASK)
     return message
+
+
+def scrub_known(text: str) -> str:
+    """The text with every remembered secret masked."""
+    with _known_lock:
+        secrets = sorted(_known_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+class ScrubSecretsFilter(logging.Filter):
+    """A handler filter: no log record, ours or a library's, carries a known secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = scrub_known(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub_known(logging.Formatter().formatException(record.exc_info))
+        return True

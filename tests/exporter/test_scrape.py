@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from exporter.collector import Collector
 from exporter.scrape import Scraper
 from exporter.server import landing_page
+from exporter.targets import mask_url
 from tests.support.exporter import ExporterProcess
 
 
@@ -57,9 +58,13 @@ class _Fine(Collector):
 
 class _Broken(Collector):
     name = "broken"
+    url = "amqp://painel:qu3ue-Secret@broker:5672//"
+
+    def __init__(self):
+        self.target = mask_url(self.url)  # as every collector shows its target
 
     def collect(self):
-        raise RuntimeError("cannot read the thing")
+        raise RuntimeError(f"cannot read the thing at {self.url}")
 
 
 def test_failing_collector_reports_success_zero_and_the_rest_stays():
@@ -76,4 +81,6 @@ def test_failing_collector_reports_success_zero_and_the_rest_stays():
     assert success == {"broken": 0.0, "fine": 1.0}
     durations = families["painel_exporter_collector_duration_seconds"].samples
     assert {s.labels["collector"] for s in durations} == {"broken", "fine"}
-    assert "RuntimeError: cannot read the thing" in landing_page(scraper)
+    page = landing_page(scraper)
+    assert "RuntimeError: cannot read the thing at amqp://painel:***@broker" in page
+    assert "qu3ue-Secret" not in page

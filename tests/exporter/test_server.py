@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 
+from exporter.targets import mask_url
 from tests.support.exporter import ExporterProcess, Scrape
 
 TOKEN = "t0ken-for-prometheus"
@@ -100,3 +101,19 @@ def test_secrets_never_reach_output_or_log(exporter):
     scrape = exporter.get("/metrics", headers={"Authorization": BASIC}).body
     for secret in (REDIS_PASSWORD, PASSWORD, TOKEN):
         assert secret not in scrape and secret not in exporter.log()
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("redis://:pw@host:6379/0", "redis://:***@host:6379/0"),
+        ("redis://user:p%40ss@host:6379", "redis://user:***@host:6379"),
+        ("redis://user@host:6379", "redis://user@host:6379"),
+        ("redis://host:6379/0?password=pw&db=1", "redis://host:6379/0?password=***&db=1"),
+        ("amqp://guest:guest@rabbit:5672//", "amqp://guest:***@rabbit:5672//"),
+        ("http://app:8000/health", "http://app:8000/health"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+    ],
+)
+def test_mask_url(url, masked):
+    assert mask_url(url) == masked
