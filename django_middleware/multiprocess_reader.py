@@ -141,7 +141,7 @@ class _Group:
         if not set(self._registered) - {path for path, _, _ in current}:
             return
         present = {self.slot_key(k, pid) for _, layout, pid in current for k in layout.keys}
-        if len(present) < len(self.slots):
+        if not self.slots.keys() <= present:
             self.slots = {}
             self.slot_keys = []
             self.families = []

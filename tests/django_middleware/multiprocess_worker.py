@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-TENANTS = ("acme", 'quote"back\\slash', "zeta")
+TENANTS = ("acme", 'quote"back\\slash\nnewline', "zeta")
 BUCKETS = (0.01, 0.1, 1.0)
 GAUGE_MODES = (
     "all",
