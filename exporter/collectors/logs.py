@@ -132,17 +132,15 @@ class LogsCollector(Collector):
         self._loop.stop()
 
     def status(self) -> dict:
-        return {
-            "targets": [
-                {
-                    "log": log.spec.name,
-                    "path": log.spec.path,
-                    "format": log.spec.format,
-                    "error": log.follower.error or "",
-                }
-                for log in self.logs
-            ]
-        }
+        rows = []
+        with self._lock:
+            for log in self.logs:
+                spec, error = log.spec, log.follower.error
+                result = f"cannot read: {error}" if error else f"{log.counts.lines} lines read"
+                rows.append(
+                    {"target": f"{spec.name}={spec.path} ({spec.format})", "result": result}
+                )
+        return {"targets": rows}
 
     def collect(self) -> Iterable[Metric]:
         def family(kind, name, doc, *labels):

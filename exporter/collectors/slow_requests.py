@@ -130,7 +130,9 @@ class SlowRequestsCollector(Collector):
     def status(self) -> dict:
         with self._lock:
             tracked = len(self.table)
-        return {"path": self.path, "error": self.follower.error or "", "tracked": tracked}
+        error = self.follower.error
+        result = f"cannot read: {error}" if error else f"{tracked} requests tracked"
+        return {"targets": [{"target": self.path, "result": result}]}
 
     def _consume(self, block: bytes) -> None:
         now = time.time()

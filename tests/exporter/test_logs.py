@@ -190,11 +190,14 @@ def test_missing_file_then_created_is_read_from_its_start(exporter, log_dir):
     assert scrape.value("log_file_readable", log="later") == 1
 
 
-def test_unreadable_path_is_reported_and_the_rest_is_served(exporter):
+def test_unreadable_path_is_reported_and_the_rest_is_served(exporter, log_dir):
     scrape = exporter.scrape()
     assert scrape.value("log_file_readable", log="directory") == 0
     assert scrape.value("painel_exporter_collector_success", collector="logs") == 1
     assert "directory" in exporter.log()
+    page = exporter.get("/").body
+    assert f"directory={log_dir / 'directory'} (python)" in page
+    assert "cannot read: not a regular file" in page
 
 
 def test_every_published_log_metric_is_documented(exporter):
