@@ -142,3 +142,10 @@ def test_a_path_that_cannot_be_read_is_an_error_not_a_crash(tmp_path):
     reader = Reader(tmp_path / "dir.log")
     assert reader.poll() == []
     assert reader.follower.error
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.log")
+    reader = Reader(tmp_path / "pipe.log")
+    assert reader.poll() == []
+    assert reader.follower.error == "not a regular file"

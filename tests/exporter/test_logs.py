@@ -10,6 +10,8 @@ import logging
 import logging.handlers
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,22 @@ def test_unreadable_path_is_reported_and_the_rest_is_served(exporter, log_dir):
 
 def test_every_published_log_metric_is_documented(exporter):
     assert undocumented(exporter.scrape(), ("log_",)) == []
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--log-file", "a.log", "--log-format", "(unclosed"], "not a valid regular expression"),
+        (["--log-file", "a.log", "--log-format", r"^\S+ \S+"], "named group 'level'"),
+        (["--log-file", "/x/a.log", "--log-file", "/y/a.log"], "two logs are named 'a.log'"),
+    ],
+)
+def test_bad_log_flags_stop_the_exporter_with_what_to_fix(flags, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
