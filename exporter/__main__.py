@@ -20,17 +20,16 @@ log = logging.getLogger("painel.exporter")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # logging first, so that warnings while the collectors are built read like the rest
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubSecretsFilter())
     try:
         settings = load(argv)
     except ConfigError as exc:
         print(f"painel-exporter: error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(ScrubSecretsFilter())
+    logging.getLogger().setLevel(settings.args.log_level.upper())
     scraper = Scraper(settings.collectors, timeout=settings.args.scrape_timeout)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapeCollector(scraper))

@@ -30,6 +30,7 @@ from exporter.targets import mask_url, scrub
 NAME = "health"
 log = logging.getLogger("painel.exporter.health")
 
+DEFAULT_TIMEOUT = 5.0
 MAX_BODY_BYTES = 1 << 20  # a /health answer is a few hundred bytes; more is not one
 MAX_COMPONENTS = 50  # per target: component names come from the remote end
 MAX_COMPONENT_NAME = 64
@@ -47,9 +48,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--health-timeout",
         type=seconds,
-        default=5.0,
+        default=None,
         metavar="SECONDS",
-        help="a probe that takes longer fails (default %(default)s; below --interval)",
+        help="a probe that takes longer fails; below --interval "
+        "(default: 5, or 80%% of --interval when that is shorter)",
     )
 
 
@@ -58,12 +60,12 @@ def has_target(args: argparse.Namespace) -> bool:
 
 
 def build(args: argparse.Namespace) -> list[Collector]:
-    if args.health_timeout >= args.interval:
+    timeout = args.health_timeout or min(DEFAULT_TIMEOUT, 0.8 * args.interval)
+    if timeout >= args.interval:
         raise ConfigError(
-            f"--health-timeout {args.health_timeout:g} must be shorter than "
-            f"--interval {args.interval:g}"
+            f"--health-timeout {timeout:g} must be shorter than --interval {args.interval:g}"
         )
-    probes = [Probe(url, args.health_timeout) for url in args.health_url]
+    probes = [Probe(url, timeout) for url in args.health_url]
     labels = [p.target for p in probes]
     for label in labels:
         if labels.count(label) > 1:

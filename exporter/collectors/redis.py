@@ -88,6 +88,13 @@ def build(args: argparse.Namespace) -> list[Collector]:
                 f"--redis-url: two URLs point at {addr}; give each server once "
                 "(INFO is per server, not per database)"
             )
+    if args.redis_timeout >= args.scrape_timeout:
+        log.warning(
+            "--redis-timeout %g is not below --scrape-timeout %g: a hanging Redis will fail "
+            "the whole redis collector for a scrape instead of reading redis_up 0",
+            args.redis_timeout,
+            args.scrape_timeout,
+        )
     return [RedisCollector(targets, args.redis_timeout)]
 
 

@@ -83,6 +83,12 @@ def test_environment_fills_flags_and_the_command_line_wins():
     assert [c.name for c in settings.collectors] == ["system", "redis"]
 
 
+def test_health_timeout_follows_a_short_interval():
+    settings = load(["--health-url", "http://app/health", "--interval", "2"], {})
+    (health,) = [c for c in settings.collectors if c.name == "health"]
+    assert [p.timeout for p in health.probes] == [1.6]
+
+
 def test_bad_value_exits_non_zero_with_one_line():
     answer = run(sys.executable, "-m", "exporter", "--interval", "soon")
     assert answer.returncode != 0
