@@ -22,6 +22,7 @@ BUCKETS = "endpoint_method_tenant:django_http_request_duration_seconds_bucket:ra
 SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
 COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
 EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
+SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
 
 
 def quantile(q: float) -> str:
@@ -63,6 +64,7 @@ def client_and_server_errors() -> dashboard.Panel:
             query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"4.."}})', "4xx {{endpoint}}"),
             query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"5.."}})', "5xx {{endpoint}}"),
         ],
+        width=8,
     )
 
 
@@ -73,6 +75,18 @@ def exceptions_by_type() -> dashboard.Panel:
         "cps",
         [query(f"sum by (exception) ({EXCEPTIONS}{{{FILTER}}})", "{{exception}}")],
         stacked=True,
+        width=8,
+    )
+
+
+def slow_requests() -> dashboard.Panel:
+    return time_series(
+        "Slow requests by endpoint",
+        "Requests per second slower than the slow-request threshold (500 ms by default), for "
+        "the 10 endpoints with the most (5-minute rates).",
+        "reqps",
+        [query(f"topk(10, sum by (endpoint) ({SLOW}{{{FILTER}}}))", "{{endpoint}}")],
+        width=8,
     )
 
 
@@ -185,6 +199,7 @@ def build() -> dashboard.Dashboard:
         .with_panel(request_rate())
         .with_panel(client_and_server_errors())
         .with_panel(exceptions_by_type())
+        .with_panel(slow_requests())
         .with_row(dashboard.Row("Endpoints and requests"))
         .with_panel(slowest_endpoints())
         .with_panel(most_accessed_endpoints())

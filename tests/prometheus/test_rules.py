@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grafana.catalog import iter_rules, recording_rules, rule_files
+from grafana.catalog import iter_rules, readme_table, recording_rules, rule_files
 from grafana.promql import metric_names
 from tests.grafana.published import published_metrics
 
@@ -115,3 +115,9 @@ def test_amtool_accepts_the_alertmanager_config():
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_documents_every_recording_rule_and_no_other():
+    documented = readme_table((REPO / "README.md").read_text(), "Recording rules")
+    assert set(documented) == set(recording_rules())
+    assert set(documented.values()) == {"gauge"}
