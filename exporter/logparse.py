@@ -3,7 +3,7 @@
 Formats:
 - "python": 'asctime LEVEL logger message', the Python logging format Django projects
   usually write (also '[asctime] LEVEL', 'asctime - LEVEL -', gunicorn's '[asctime] [pid]
-  [LEVEL]').
+  [LEVEL]' and Celery's '[asctime: LEVEL/process]').
 - "json": one JSON object per line, as python-json-logger and structlog write them.
 - anything else: a regular expression with a named group `level` that matches the start of
   a record (the first line of it).
@@ -46,7 +46,7 @@ _LEVEL_ALIASES = {
 }
 
 _PY_TIMESTAMP = (
-    rb"\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?\]?"
+    rb"\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?:?\]?"
     rb"(?:[ \t]+-)?[ \t]+(?:\[\d+\][ \t]+)?\[?"
 )
 _PY_LEVEL = rb"(?P<level>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b"

@@ -80,6 +80,20 @@ def test_python_format_counts_each_record_once_with_its_last_exception(format):
     assert counts.unparsed == 0
 
 
+def test_gunicorn_and_celery_layouts_are_python_format_too():
+    data = (
+        b"[2024-05-01 12:00:00 +0000] [123] [INFO] Starting gunicorn 22.0.0\n"
+        b"[2024-05-01 12:00:01,250: WARNING/MainProcess] consumer: Connection lost\n"
+        b"[2024-05-01 12:00:02,500: ERROR/ForkPoolWorker-1] Task shop.tasks.charge raised\n"
+        b'Traceback (most recent call last):\n  File "tasks.py", line 3\n'
+        b"shop.payments.PaymentDeclined: card\n"
+    )
+    counts = parse("python", data)
+    assert counts.levels == {"debug": 0, "info": 1, "warning": 1, "error": 1, "critical": 0}
+    assert counts.exceptions == {"shop.payments.PaymentDeclined": 1}
+    assert counts.unparsed == 0
+
+
 def test_counts_do_not_depend_on_where_blocks_split():
     data = python_log("%(asctime)s %(levelname)s %(name)s %(message)s", emit_mixed) * 3
     lines = data.splitlines(keepends=True)
