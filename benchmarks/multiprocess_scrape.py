@@ -1,0 +1,200 @@
+"""Scrape time of multiprocess /metrics: ours against prometheus_client's MultiProcessCollector.
+
+    .venv/bin/python benchmarks/multiprocess_scrape.py [--pairs 2000] [--live 4]
+
+Every worker is a real process (forked) that writes the app's metrics for `--pairs`
+endpoint-tenant pairs: django_http_requests_total and the 11-bucket
+django_http_request_duration_seconds, about 15 exposition lines per pair. `--live` workers
+stay alive; recycled ones exit, as under gunicorn's max_requests, and gunicorn's child_exit
+runs for them: prometheus_client's mark_process_dead in one directory (it keeps their files),
+ours in another (it merges them). Both directories then hold the same counts; each is scraped
+by its collector, and ours is also read by prometheus_client to show it still can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+def write_worker_metrics(pairs: int, seed: int) -> None:
+    from prometheus_client import Counter, Histogram
+
+    requests = Counter(
+        "django_http_requests", "Requests.", ["method", "endpoint", "status", "tenant"]
+    )
+    duration = Histogram(
+        "django_http_request_duration_seconds",
+        "Latency.",
+        ["method", "endpoint", "tenant"],
+        buckets=BUCKETS,
+    )
+    for i in range(pairs):
+        endpoint, tenant = f"/api/v1/resource{i % 50}/<int:pk>/", f"tenant-{i // 50}"
+        requests.labels("GET", endpoint, "200", tenant).inc()
+        duration.labels("GET", endpoint, tenant).observe(((i + seed) % 97) / 50)
+
+
+def fork_worker(directory: Path, pairs: int, seed: int, stay_alive: bool) -> tuple[int, int]:
+    """(pid, fd) once the worker has written its files; it then exits, or stays alive until
+    fd is closed."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    hold_read, hold_write = os.pipe()
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(hold_write)
+        os.close(ready_read)
+        write_worker_metrics(pairs, seed)
+        os.write(ready_write, b"r")
+        if stay_alive:
+            os.read(hold_read, 1)
+        os._exit(0)
+    os.close(hold_read)
+    os.close(ready_write)
+    os.read(ready_read, 1)
+    os.close(ready_read)
+    if not stay_alive:
+        os.waitpid(pid, 0)
+    return pid, hold_write
+
+
+def copy_files_of(pid: int, source: Path, target: Path) -> None:
+    for path in source.glob(f"*_{pid}.db"):
+        shutil.copyfile(path, target / path.name)
+
+
+def timed(scrape, runs: int) -> tuple[float, bytes]:
+    """Median seconds of `runs` scrapes, and the last output."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        output = scrape()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), output
+
+
+def scrape_stock(directory: Path):
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    def scrape() -> bytes:
+        registry = CollectorRegistry()  # a fresh registry per scrape, as the views do
+        MultiProcessCollector(registry, str(directory))
+        return generate_latest(registry)
+
+    return scrape
+
+
+def scrape_ours(directory: Path):
+    from prometheus_client import CollectorRegistry
+
+    from django_middleware.multiprocess import MultiProcessCollector, generate_latest
+
+    def scrape() -> bytes:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, str(directory))
+        return generate_latest(registry)
+
+    return scrape
+
+
+def samples(text: bytes) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def agree(*outputs: bytes) -> bool:
+    """Same series and values (sums of floats may differ in the last bit: addition order)."""
+    first, *others = [samples(output) for output in outputs]
+    return all(
+        other.keys() == first.keys()
+        and all(math.isclose(first[k], other[k], rel_tol=1e-9) for k in first)
+        for other in others
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=2000)
+    parser.add_argument("--live", type=int, default=4)
+    parser.add_argument("--recycled", type=int, nargs="+", default=[0, 40, 100])
+    parser.add_argument("--runs", type=int, default=10, help="scrapes per measurement (ours)")
+    args = parser.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="painel-mp-bench-"))
+    stock_dir, ours_dir = base / "stock", base / "ours"
+    stock_dir.mkdir()
+    ours_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(stock_dir)
+    import prometheus_client.multiprocess as stock  # noqa: F401 - before the forks
+
+    from django_middleware import multiprocess as ours
+
+    live_fds = []
+    for n in range(args.live):
+        pid, fd = fork_worker(stock_dir, args.pairs, seed=n, stay_alive=True)
+        live_fds.append(fd)
+        copy_files_of(pid, stock_dir, ours_dir)
+
+    print(
+        f"{args.live} live workers, {args.pairs} endpoint-tenant pairs each "
+        f"(counter + 11-bucket histogram); median of {args.runs} scrapes for ours, 3 for stock"
+    )
+    header = (
+        f"{'recycled':>8} {'lines':>7} {'stock ms':>9} {'ours ms':>8} {'first ms':>9} "
+        f"{'stock/ours':>10} {'ours/ours@0':>11} {'stock reads ours ms':>20} {'merge ms':>9}"
+    )
+    print(header)
+    recycled, merge_times, baseline = 0, [], None
+    for target in sorted(args.recycled):
+        while recycled < target:
+            pid, fd = fork_worker(stock_dir, args.pairs, seed=100 + recycled, stay_alive=False)
+            os.close(fd)
+            stock.mark_process_dead(pid, str(stock_dir))
+            copy_files_of(pid, stock_dir, ours_dir)
+            start = time.perf_counter()
+            ours.mark_process_dead(pid, str(ours_dir))
+            merge_times.append(time.perf_counter() - start)
+            recycled += 1
+        ours_scrape = scrape_ours(ours_dir)
+        first, _ = timed(ours_scrape, 1)
+        ours_time, ours_out = timed(ours_scrape, args.runs)
+        stock_time, stock_out = timed(scrape_stock(stock_dir), 3)
+        stock_on_ours, stock_on_ours_out = timed(scrape_stock(ours_dir), 3)
+        if not agree(ours_out, stock_out, stock_on_ours_out):
+            sys.exit("the scrapes disagree: this benchmark's numbers would mean nothing")
+        baseline = baseline or ours_time
+        merge = f"{statistics.median(merge_times) * 1000:9.0f}" if merge_times else f"{'-':>9}"
+        lines = ours_out.count(b"\n")
+        print(
+            f"{recycled:>8} {lines:>7} {stock_time * 1000:>9.0f} "
+            f"{ours_time * 1000:>8.1f} {first * 1000:>9.0f} {stock_time / ours_time:>9.1f}x "
+            f"{ours_time / baseline:>10.2f}x {stock_on_ours * 1000:>20.0f} {merge}"
+        )
+    for fd in live_fds:
+        os.close(fd)
+    for _ in live_fds:
+        os.wait()
+    shutil.rmtree(base)
+
+
+if __name__ == "__main__":
+    main()
