@@ -11,7 +11,8 @@ real Prometheus. The rules follow Grafana's Prometheus data source (interpolateQ
 - `${var:format}` applies the format (regex, pipe, raw, csv, text, queryparam not needed);
 - `$__interval` is max(panel min interval, range / max data points), `$__rate_interval`
   is max($__interval + scrape interval, 4 x scrape interval), `$__range` is the
-  dashboard's (or the panel's relative-time) range, all in whole seconds.
+  dashboard's (or the panel's relative-time) range, all in whole seconds (Grafana also
+  rounds $__interval to a "nice" step; any whole number of seconds is as valid a query).
 """
 
 from __future__ import annotations
@@ -44,11 +45,16 @@ class TimeRange:
 
 @dataclass(frozen=True)
 class PanelQuery:
+    """One query; unpacks as (dashboard, panel, ref_id, expr), `instant` says how to run it."""
+
     dashboard: str
     panel: str
     ref_id: str
     expr: str
-    instant: bool = False
+    instant: bool = False  # an instant query (tables, stats), else a range query
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.dashboard, self.panel, self.ref_id, self.expr))
 
 
 def parse_duration(text: str) -> float:

@@ -92,7 +92,8 @@ def test_unknown_variables_and_formats_are_errors_not_left_in_the_query():
 
 def test_iter_panel_queries_walks_rows_skips_hidden_targets_and_applies_time_from():
     queries = list(iter_panel_queries(DASHBOARD, {"tenant": "acme"}))
-    assert [(q.panel, q.ref_id, q.expr) for q in queries] == [
-        ("p", "A", 'rate(m{tenant=~"acme"}[60s])'),
-        ("q", "A", "x[86400s]"),
+    assert [tuple(q) for q in queries] == [
+        ("t", "p", "A", 'rate(m{tenant=~"acme"}[60s])'),
+        ("t", "q", "A", "x[86400s]"),
     ]
+    assert [q.instant for q in queries] == [False, False]
