@@ -21,6 +21,8 @@ ALLOWED_HOSTS = os.environ.get(
 ).split(",")
 
 REDIS_URL = os.environ.get("DEMO_REDIS_URL", "redis://127.0.0.1:6379")
+# The cache may live on its own server (the stacks do that): its hit ratio is then the app's.
+CACHE_URL = os.environ.get("DEMO_CACHE_URL", f"{REDIS_URL}/1")
 # The slow report's work: longer than PAINEL's slow threshold, so every report counts as slow.
 REPORT_SECONDS = float(os.environ.get("DEMO_REPORT_SECONDS", "0.7"))
 CHECKOUT_FAILURE_RATE = float(os.environ.get("DEMO_CHECKOUT_FAILURE_RATE", "0.2"))
@@ -50,7 +52,7 @@ CACHES = {
     "default": {
         # django-prometheus' instrumented backend: django_cache_get_{hits,misses}_total.
         "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
-        "LOCATION": f"{REDIS_URL}/1",
+        "LOCATION": CACHE_URL,
         "TIMEOUT": 300,
     }
 }

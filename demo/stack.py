@@ -38,6 +38,7 @@ CELERY_NODENAME = "demo@localhost"
 # Away from 6379, 8000, 9090, 9093, which other software on a machine likely holds.
 PREFERRED_PORTS = {
     "redis": 16379,
+    "cache": 16380,
     "app": 18000,
     "exporter": 19811,
     "prometheus": 19090,
@@ -55,11 +56,14 @@ def port_is_free(port: int) -> bool:
 
 
 def pick_ports(fixed: bool) -> dict[str, int]:
-    """The preferred ports where free (fixed=True), free ones otherwise."""
-    return {
-        name: port if fixed and port_is_free(port) else free_port()
-        for name, port in PREFERRED_PORTS.items()
-    }
+    """The preferred ports where free (fixed=True), free ones otherwise; all distinct."""
+    ports: dict[str, int] = {}
+    for name, preferred in PREFERRED_PORTS.items():
+        port = preferred if fixed and port_is_free(preferred) else free_port()
+        while port in ports.values():  # the OS may hand out a just-released port again
+            port = free_port()
+        ports[name] = port
+    return ports
 
 
 def _wait_http(url: str, timeout: float) -> None:
@@ -98,12 +102,17 @@ class Stack:
         workers: int = 2,
         scrape_interval: str = "5s",
         alert_for: str | None = None,
+        probe_interval: float = 15.0,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.log_dir = Path(log_dir or self.workdir / "logs").resolve()
         self.ports = pick_ports(fixed_ports)
         self.workers = workers
+        self.probe_interval = probe_interval
+        # Two Redis servers, as production often has: the Celery broker and the Django cache,
+        # so the cache's hit ratio is the app's, not mixed with the broker's queue polling.
         self.redis = RedisServer(self.workdir / "redis", port=self.ports["redis"])
+        self.cache = RedisServer(self.workdir / "cache", port=self.ports["cache"])
         self.multiproc_dir = self.workdir / "multiproc"
         self.app = ManagedProcess(
             "app",
@@ -171,32 +180,26 @@ class Stack:
             port=self.ports["prometheus"],
         )
         self.components = [
-            Component(
-                "redis",
-                self.redis.start,
-                self.redis.stop,
-                lambda: self.redis.process.alive(),
-                lambda: self.redis.process.tail(),
-            ),
+            self._server("redis", self.redis),
+            self._server("cache", self.cache),
             self._managed(self.app, self.start_app),
             self._managed(self.celery, self.start_celery),
             self._managed(self.exporter, self.start_exporter),
-            Component(
-                "alertmanager",
-                self.alertmanager.start,
-                self.alertmanager.stop,
-                lambda: self.alertmanager.process.alive(),
-                lambda: self.alertmanager.process.tail(),
-            ),
-            Component(
-                "prometheus",
-                self.prometheus.start,
-                self.prometheus.stop,
-                lambda: self.prometheus.process.alive(),
-                lambda: self.prometheus.process.tail(),
-            ),
+            self._server("alertmanager", self.alertmanager),
+            self._server("prometheus", self.prometheus),
         ]
         self.started: list[Component] = []
+
+    @staticmethod
+    def _server(name: str, server) -> Component:
+        """A helper object with start()/stop() and a ManagedProcess once started."""
+        return Component(
+            name,
+            server.start,
+            server.stop,
+            lambda: server.process.alive(),
+            lambda: server.process.tail(),
+        )
 
     @staticmethod
     def _managed(process: ManagedProcess, start: Callable[[], object]) -> Component:
@@ -208,8 +211,8 @@ class Stack:
         return f"127.0.0.1:{self.ports[name]}"
 
     def url(self, name: str) -> str:
-        if name == "redis":
-            return f"redis://{self.addr('redis')}"
+        if name in ("redis", "cache"):
+            return f"redis://{self.addr(name)}"
         return f"http://{self.addr(name)}"
 
     @property
@@ -224,6 +227,7 @@ class Stack:
         return {
             "DJANGO_SETTINGS_MODULE": "demo.settings",
             "DEMO_REDIS_URL": self.url("redis"),
+            "DEMO_CACHE_URL": f"{self.url('cache')}/0",
             "DEMO_LOG_DIR": str(self.log_dir),
             "PROMETHEUS_MULTIPROC_DIR": str(self.multiproc_dir),
             "PYTHONUNBUFFERED": "1",
@@ -232,11 +236,12 @@ class Stack:
     def exporter_env(self) -> dict[str, str]:
         """Everything the exporter watches, as PAINEL_EXPORTER_* variables."""
         return {
-            "PAINEL_EXPORTER_REDIS_URL": self.url("redis"),
+            "PAINEL_EXPORTER_REDIS_URL": f"{self.url('redis')},{self.url('cache')}",
             "PAINEL_EXPORTER_BROKER_URL": f"{self.url('redis')}/0",
             "PAINEL_EXPORTER_LOG_FILE": f"errors={self.errors_log}",
             "PAINEL_EXPORTER_SLOW_REQUEST_LOG": str(self.slow_requests_log),
             "PAINEL_EXPORTER_HEALTH_URL": f"{self.url('app')}/health",
+            "PAINEL_EXPORTER_INTERVAL": f"{self.probe_interval:g}",
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -262,16 +267,27 @@ class Stack:
     def start_exporter(self) -> None:
         self.exporter.start(ready=lambda: wait_for_port(self.ports["exporter"], timeout=30))
 
-    def start(self) -> Stack:
+    def start(self, only: set[str] | None = None) -> Stack:
+        """Start every component not yet started (or those in `only`), in order."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             for component in self.components:
+                if component in self.started or (only is not None and component.name not in only):
+                    continue
                 component.start()
                 self.started.append(component)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
+
+    def stop_component(self, name: str) -> None:
+        component = self.component(name)
+        component.stop()
+        self.started.remove(component)
 
     def stop(self) -> None:
         """Stop in reverse order: nothing is left scraping or sending to a stopped process."""
@@ -294,7 +310,8 @@ class Stack:
                 f"  exporter      {self.url('exporter')}/metrics",
                 f"  prometheus    {self.url('prometheus')}/alerts  (graph: /graph)",
                 f"  alertmanager  {self.url('alertmanager')}/",
-                f"  redis         {self.url('redis')}",
+                f"  redis         {self.url('redis')}  (Celery broker)",
+                f"  cache         {self.url('cache')}  (Django cache)",
                 f"  app logs      {self.errors_log}, {self.slow_requests_log}",
                 f"  process logs  {self.workdir}/*.log",
                 "  Grafana comes with `docker compose up` (see the README).",

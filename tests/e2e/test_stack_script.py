@@ -52,12 +52,14 @@ def test_stack_sh_starts_serves_and_stops_on_ctrl_c(tmp_path):
         banner = read_until(proc, "Press Ctrl-C to stop.", timeout=180)
         urls = dict(
             re.findall(
-                r"^\s+(app|exporter|prometheus|alertmanager|redis)\s+(\w+://\S+)",
+                r"^\s+(app|exporter|prometheus|alertmanager|redis|cache)\s+(\w+://\S+)",
                 "\n".join(banner),
                 re.M,
             )
         )
-        assert set(urls) == {"app", "exporter", "prometheus", "alertmanager", "redis"}, banner
+        assert set(urls) == {"app", "exporter", "prometheus", "alertmanager", "redis", "cache"}, (
+            banner
+        )
 
         app = urls["app"].split("/api/")[0]
         orders = httpx.get(f"{app}/api/v1/orders/", headers={"X-Tenant-ID": "acme"}, timeout=10)
