@@ -9,8 +9,8 @@ from grafana_foundation_sdk.models import common
 from grafana.panels import DATASOURCE, new_dashboard, query, thresholds, time_series, with_targets
 
 UID = "painel-errors"
-# Log levels as the logs collector labels them; matched without regard to case.
-ERROR_LEVELS = "(?i)error|critical|fatal"
+# The logs collector labels levels in lower case, FATAL counted as critical.
+ERROR_LEVELS = "error|critical"
 
 
 def errors_per_hour() -> dashboard.Panel:
