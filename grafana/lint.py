@@ -22,8 +22,11 @@ DATASOURCE_UIDS = frozenset({"$datasource", "${datasource}"})
 UID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 # Sentinel ranges that stand for Grafana's range variables while checking the rate rule.
-_SENTINELS = {"$__rate_interval": 1111, "${__rate_interval}": 1111, "$__range": 2222}
 _RATE_INTERVAL, _RANGE = 1111, 2222
+_SENTINELS = {
+    re.compile(r"\$(?:__rate_interval|\{__rate_interval\})(?!\w)"): _RATE_INTERVAL,
+    re.compile(r"\$(?:__range|\{__range\})(?!\w)"): _RANGE,
+}
 
 # Deliberately fixed windows, as dashboard-linter's .lint exclusions: (uid, panel) -> why.
 FIXED_WINDOW_EXCLUSIONS = {
@@ -103,7 +106,7 @@ def _query_problems(
 ) -> Iterator[str]:
     marked = expr
     for variable, seconds in _SENTINELS.items():
-        marked = marked.replace(variable, f"{seconds}s")
+        marked = variable.sub(f"{seconds}s", marked)
     try:
         found = list(selectors(substitute(marked, dashboard, panel)))
     except ValueError as exc:
@@ -139,9 +142,7 @@ def _datasource_refs(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """Every `datasource` value anywhere in the dashboard (panels, targets, annotations...)."""
     if isinstance(node, Mapping):
         for key, value in node.items():
-            if key == "datasource" and not (
-                isinstance(node, Mapping) and node.get("type") == "datasource"
-            ):
+            if key == "datasource":
                 yield f"{path}.{key}", value
             else:
                 yield from _datasource_refs(value, f"{path}.{key}")
