@@ -251,6 +251,7 @@ class FollowLoop:
         self.entries = entries
         self.interval = interval
         self._stop = threading.Event()
+        self._warn = ThrottledWarning(log)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -273,6 +274,6 @@ class FollowLoop:
                     else:
                         idle()
                 except Exception:  # a bug must not end the thread: log it, go on
-                    log.exception("following %s failed; retrying", follower.path)
+                    self._warn("following %s failed; retrying", follower.path, exc_info=True)
             if not busy:
                 self._stop.wait(self.interval)

@@ -19,7 +19,7 @@ class ThrottledWarning:
         self._last = float("-inf")
         self._suppressed = 0
 
-    def __call__(self, message: str, *args: object) -> None:
+    def __call__(self, message: str, *args: object, exc_info: bool = False) -> None:
         now = time.monotonic()
         if now - self._last < self.every:
             self._suppressed += 1
@@ -27,6 +27,6 @@ class ThrottledWarning:
         if self._suppressed:
             message += " (and %d more like it since the last report)"
             args = (*args, self._suppressed)
-        self.logger.warning(message, *args)
+        self.logger.warning(message, *args, exc_info=exc_info)
         self._last = now
         self._suppressed = 0

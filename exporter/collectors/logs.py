@@ -8,6 +8,7 @@ only copies the counters, so it never waits on a file.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import threading
 from collections.abc import Iterable
@@ -18,8 +19,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from exporter.collector import Collector, ConfigError
 from exporter.follow import FileFollower, FollowLoop
 from exporter.logparse import LogCounts, RecordParser, make_parser, validate_format
+from exporter.throttled_log import ThrottledWarning
 
 NAME = "logs"
+logger = logging.getLogger("painel.exporter.logs")
 DEFAULT_FORMAT = "python"
 DEFAULT_MAX_EXCEPTION_TYPES = 100
 
@@ -105,10 +108,21 @@ class _FollowedLog:
         self.counts = LogCounts(max_exception_types)
         self.parser: RecordParser = make_parser(spec.format, self.counts)
         self._lock = lock
+        self._warn_unparsed = ThrottledWarning(logger)
 
     def consume(self, block: bytes) -> None:
         with self._lock:
+            before = self.counts.unparsed
             self.parser.feed(block)
+            unparsed = self.counts.unparsed - before
+        if unparsed:
+            self._warn_unparsed(
+                "%s: %d lines belong to no %s record or are no text; counted in "
+                "log_lines_unparsed_total",
+                self.spec.path,
+                unparsed,
+                self.spec.format if self.spec.format in ("python", "json") else "regex",
+            )
 
     def idle(self) -> None:
         with self._lock:

@@ -166,6 +166,7 @@ def test_garbage_invalid_utf8_and_a_10_mb_line(exporter, log_dir):
     assert scrape.value("log_lines_unparsed_total", log="garbage") == 3
     assert scrape.value("log_lines_truncated_total", log="garbage") == 1
     assert scrape.value("log_lines_read_total", log="garbage") == 9
+    assert "lines belong to no python record or are no text" in exporter.log()
 
 
 def test_json_lines_with_their_own_format(exporter, log_dir):
