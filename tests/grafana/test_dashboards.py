@@ -189,3 +189,14 @@ def test_health_history_shows_the_last_50_checks_and_day_over_day_uses_offset_1d
         now, yesterday, change = exprs(p)
         assert "offset 1d" not in now and "offset 1d" in yesterday
         assert "▲" in change and "▼" in change
+
+
+def test_compose_mounts_the_dashboards_where_the_provider_reads_them():
+    compose_file = REPO / "docker-compose.yml"
+    if not compose_file.exists():
+        pytest.skip("no docker-compose.yml")
+    volumes = yaml.safe_load(compose_file.read_text())["services"]["grafana"]["volumes"]
+    mounts = dict(v.split(":")[:2] for v in volumes if v.startswith("./"))
+    providers = yaml.safe_load((PROVISIONING / "dashboards" / "painel.yml").read_text())
+    assert mounts["./grafana/dashboards"] == providers["providers"][0]["options"]["path"]
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"

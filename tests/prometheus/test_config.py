@@ -109,3 +109,17 @@ def test_a_real_prometheus_scrapes_both_jobs_and_evaluates_every_rule(tmp_path):
     finally:
         prometheus.stop()
         server.shutdown()
+
+
+def test_compose_runs_a_service_for_every_target_of_the_committed_config():
+    compose_file = COMMITTED_CONFIG.parents[1] / "docker-compose.yml"
+    if not compose_file.exists():
+        pytest.skip("no docker-compose.yml")
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    config = yaml.safe_load(COMMITTED_CONFIG.read_text())
+    targets = [
+        t for job in config["scrape_configs"] for s in job["static_configs"] for t in s["targets"]
+    ]
+    targets += config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    for target in targets:
+        assert target.split(":")[0] in services, f"{target}: no such compose service"
