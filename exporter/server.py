@@ -99,7 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _metrics(self) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        body = encoder(self.server.registry)
+        try:
+            body = encoder(self.server.registry)
+        except Exception:  # a bug in one family's samples: say so rather than hang up
+            log.exception("/metrics could not be encoded")
+            self._send(500, b"/metrics failed; see the exporter's log\n", "text/plain")
+            return
         headers = {}
         if "gzip" in self.headers.get("Accept-Encoding", ""):
             body = gzip.compress(body, compresslevel=1)  # level 1: scrapes are latency-bound

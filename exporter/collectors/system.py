@@ -12,6 +12,8 @@ import logging
 import os
 import re
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,6 +35,7 @@ DEFAULT_MOUNT_POINTS_EXCLUDE = (
 )
 DEFAULT_DISK_DEVICES_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
 DEFAULT_NETWORK_DEVICES_EXCLUDE = r"^lo$"
+STATVFS_TIMEOUT = 0.2  # seconds; a local filesystem answers in microseconds
 # psutil's names for /proc/stat's columns, mapped to node_exporter's `mode` values; guest
 # time is already inside user and nice, and node_exporter reports it on another metric.
 _CPU_MODES = {
@@ -117,9 +120,13 @@ class SystemCollector(Collector):
         self.mount_points_exclude = mount_points_exclude
         self.disk_devices_exclude = disk_devices_exclude
         self.network_devices_exclude = network_devices_exclude
+        self._statvfs = _GuardedStatvfs(timeout=STATVFS_TIMEOUT)
 
     def status(self) -> dict:
         return {"host": os.uname().nodename}
+
+    def stop(self) -> None:
+        self._statvfs.close()
 
     def collect(self) -> Iterable[Metric]:
         yield from self._cpu()
@@ -176,23 +183,17 @@ class SystemCollector(Collector):
             "Filesystem space available to non-root users in bytes.",
             labels=labels,
         )
-        seen: set[str] = set()
+        mounts: dict[str, tuple[str, str]] = {}
         for part in psutil.disk_partitions(all=True):
-            if (
-                part.mountpoint in seen
+            if not (
+                part.mountpoint in mounts
                 or self.fs_types_exclude.search(part.fstype)
                 or self.mount_points_exclude.search(part.mountpoint)
             ):
-                continue
-            seen.add(part.mountpoint)
-            try:
-                # statvfs directly: psutil.disk_usage hides f_bfree (root-reserved
-                # blocks included), which node_filesystem_free_bytes reports.
-                stat = os.statvfs(part.mountpoint)
-            except OSError as exc:
-                log.debug("skipping %s: %s", part.mountpoint, exc)
-                continue
-            values = [part.device, part.mountpoint, part.fstype]
+                mounts[part.mountpoint] = (part.device, part.fstype)
+        for mountpoint, stat in self._statvfs.many(list(mounts)).items():
+            device, fstype = mounts[mountpoint]
+            values = [device, mountpoint, fstype]
             size.add_metric(values, stat.f_blocks * stat.f_bsize)
             free.add_metric(values, stat.f_bfree * stat.f_bsize)
             avail.add_metric(values, stat.f_bavail * stat.f_bsize)
@@ -237,3 +238,46 @@ class SystemCollector(Collector):
             sent.add_metric([device], io.bytes_sent)
         yield received
         yield sent
+
+
+class _GuardedStatvfs:
+    """statvfs() on many mount points at once, none allowed to hang the scrape.
+
+    A dead NFS or FUSE server blocks statvfs() forever, which node_exporter users know
+    as a scrape that never returns. Each call runs on a small pool; a mount point whose
+    call overruns the timeout is reported stuck and skipped until that call returns.
+    statvfs directly rather than psutil.disk_usage, which hides f_bfree (root-reserved
+    blocks included), the value of node_filesystem_free_bytes.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="statvfs")
+        self._stuck: dict[str, Future] = {}
+
+    def many(self, mountpoints: list[str]) -> dict[str, os.statvfs_result]:
+        calls: dict[str, Future] = {}
+        for mountpoint in mountpoints:
+            pending = self._stuck.get(mountpoint)
+            if pending is not None and not pending.done():
+                continue
+            if pending is not None:
+                del self._stuck[mountpoint]
+                log.info("filesystem %s answers again", mountpoint)
+            calls[mountpoint] = self._pool.submit(os.statvfs, mountpoint)
+        wait_futures(calls.values(), timeout=self.timeout)
+        results: dict[str, os.statvfs_result] = {}
+        for mountpoint, call in calls.items():
+            if not call.done():
+                self._stuck[mountpoint] = call
+                log.warning(
+                    "filesystem %s is stuck: statvfs took over %gs", mountpoint, self.timeout
+                )
+            elif call.exception() is not None:
+                log.debug("skipping %s: %s", mountpoint, call.exception())
+            else:
+                results[mountpoint] = call.result()
+        return results
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
