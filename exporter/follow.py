@@ -22,6 +22,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 
 from exporter.throttled_log import ThrottledWarning
@@ -238,8 +239,10 @@ class FollowLoop:
     """One daemon thread that polls its followers until stopped.
 
     Each entry is (follower, consume, idle): `consume` gets the blocks of lines, `idle` is
-    called when a poll found nothing new (a parser then counts what its last record has
-    shown). Polling, not inotify: portable, and one stat per file per interval is nothing.
+    called once when a file has had nothing new for `idle_after` seconds (a parser then
+    counts what its last record has shown: a writer puts a record down in one or two
+    writes microseconds apart, so a second of quiet means the record is whole). Polling,
+    not inotify: portable, and one stat per file per interval is nothing.
     """
 
     def __init__(
@@ -247,9 +250,11 @@ class FollowLoop:
         name: str,
         entries: list[tuple[FileFollower, Callable[[bytes], None], Callable[[], None]]],
         interval: float = 0.25,
+        idle_after: float = 1.0,
     ) -> None:
         self.entries = entries
         self.interval = interval
+        self.idle_after = idle_after
         self._stop = threading.Event()
         self._warn = ThrottledWarning(log)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -265,13 +270,17 @@ class FollowLoop:
             follower.close()
 
     def _run(self) -> None:
+        last_data: list[float | None] = [None] * len(self.entries)  # None: idle() done
         while not self._stop.is_set():
             busy = False
-            for follower, consume, idle in self.entries:
+            now = time.monotonic()
+            for i, (follower, consume, idle) in enumerate(self.entries):
                 try:
                     if follower.poll(consume):
                         busy = True
-                    else:
+                        last_data[i] = now
+                    elif last_data[i] is not None and now - last_data[i] >= self.idle_after:
+                        last_data[i] = None
                         idle()
                 except Exception:  # a bug must not end the thread: log it, go on
                     self._warn("following %s failed; retrying", follower.path, exc_info=True)

@@ -21,7 +21,7 @@ from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
 
 DJANGO_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-LOGS = ("plain", "rotated", "copytruncated", "garbage", "json", "later", "directory")
+LOGS = ("plain", "rotated", "copytruncated", "garbage", "json", "quiet", "later", "directory")
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,14 @@ def test_records_and_tracebacks_count_once_each(exporter, log_dir):
     assert exceptions(scrape, "plain") == {"ValueError": 2, "KeyError": 1}
     assert scrape.value("log_lines_unparsed_total", log="plain") == 0
     assert scrape.value("log_rotations_total", log="plain") == 0
+
+
+def test_the_last_traceback_counts_once_the_log_goes_quiet(exporter, log_dir):
+    logger = file_logger(log_dir / "quiet.log")
+    raise_and_log(logger, TimeoutError("upstream"))  # no record follows it
+    scrape = exporter.wait_for(lambda s: exceptions(s, "quiet"))
+    assert exceptions(scrape, "quiet") == {"TimeoutError": 1}
+    assert levels(scrape, "quiet") == {"error": 1}
 
 
 def test_rename_and_create_rotation(exporter, log_dir):
