@@ -88,6 +88,8 @@ def query(
 
 
 def with_targets(panel, targets: Sequence[prometheus.Dataquery]):
+    if len(targets) > len(REF_IDS):
+        raise ValueError(f"at most {len(REF_IDS)} queries per panel")
     for ref_id, target in zip(REF_IDS, targets, strict=False):
         panel = panel.with_target(target.ref_id(ref_id))
     return panel

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from django_middleware.conf import DEFAULT_BUCKETS, DEFAULTS
 from grafana.catalog import iter_rules, readme_table, recording_rules, rule_files
+from grafana.panels import SLOW_THRESHOLD_SECONDS
 from grafana.promql import metric_names
 from tests.grafana.published import published_metrics
 
@@ -121,3 +123,11 @@ def test_readme_documents_every_recording_rule_and_no_other():
     documented = readme_table((REPO / "README.md").read_text(), "Recording rules")
     assert set(documented) == set(recording_rules())
     assert set(documented.values()) == {"gauge"}
+
+
+def test_latency_alert_and_dashboards_use_the_middlewares_default_slow_threshold():
+    (latency,) = [rule for rule in alerts() if rule["alert"] == "DjangoHighLatency"]
+    bound = float(latency["expr"].rsplit(">", 1)[1])
+    assert bound == SLOW_THRESHOLD_SECONDS == DEFAULTS["SLOW_REQUEST_THRESHOLD"]
+    # A bucket bound, so that p95 > threshold means "more than 5% were slow".
+    assert bound in DEFAULT_BUCKETS
