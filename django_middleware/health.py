@@ -17,9 +17,14 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis  # noqa: F401 - see below
 from django.conf import settings as django_settings
 
 from .conf import Settings
+
+# redis is imported above, once, at start-up: the cache and broker checks run in two threads,
+# and two threads importing redis-py for the first time at once can get a half-initialised
+# module (its circular imports): every worker's first /health answered 503.
 
 Check = Callable[[], Any]
 
