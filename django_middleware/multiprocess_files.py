@@ -56,22 +56,21 @@ def merged_name(prefix: str) -> str:
 
 
 @contextlib.contextmanager
-def mapped(path: str) -> Iterator[tuple[int, memoryview]]:
-    """The inode and the `used` part of a file, mapped read-only: no copy of the file.
+def mapped(path: str) -> Iterator[tuple[int, mmap.mmap | bytes, int]]:
+    """(inode, contents, used length) of a file, mapped read-only: no copy of the file.
 
-    Derived views must be released before the block ends (the mapping closes with it).
+    Views of the mapping must be released before the block ends (the mapping closes with it).
     """
     with open(path, "rb") as f:
         stat = os.fstat(f.fileno())
         if stat.st_size < HEADER_SIZE:
-            yield stat.st_ino, memoryview(b"")
+            yield stat.st_ino, b"", 0
             return
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             (used,) = _INT.unpack_from(mm)
             if used > len(mm) or used % 8:
                 raise CorruptFile(f"{path}: used length {used} does not fit the file")
-            with memoryview(mm) as whole, whole[: max(used, HEADER_SIZE)] as view:
-                yield stat.st_ino, view
+            yield stat.st_ino, mm, max(used, HEADER_SIZE)
 
 
 def read_used(path: str) -> bytes:
@@ -94,12 +93,12 @@ def read_used_from(f: BinaryIO) -> bytes:
 
 
 def parse_layout(
-    data: bytes | memoryview, start: int = HEADER_SIZE
+    data: bytes | mmap.mmap, start: int = HEADER_SIZE, end: int | None = None
 ) -> tuple[list[bytes], list[int]]:
-    """Keys and the 8-byte word index of each value, for entries from `start` to the end."""
+    """Keys and the 8-byte word index of each value, for entries from `start` to `end`."""
     keys: list[bytes] = []
     words: list[int] = []
-    end = len(data)
+    end = len(data) if end is None else end
     pos = start
     unpack = _ENTRY_HEAD.unpack_from
     while pos < end:
@@ -107,7 +106,7 @@ def parse_layout(
         value_pos = pos + 4 + length + (8 - (length + 4) % 8)
         if length <= 0 or value_pos + 16 > end:
             raise CorruptFile(f"entry at byte {pos} runs past the used length {end}")
-        keys.append(bytes(data[pos + 4 : pos + 4 + length]))
+        keys.append(data[pos + 4 : pos + 4 + length])
         words.append(value_pos // 8)
         pos = value_pos + 16
     return keys, words

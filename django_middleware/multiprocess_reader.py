@@ -14,10 +14,13 @@ Here, per process and directory:
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import json
 import logging
 import math
+import mmap
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -67,19 +70,19 @@ class _Layout:
         self.values: Callable = _tuple_getter([])
         self.timestamps: Callable = _tuple_getter([])
 
-    def extend(self, data: bytes, decode: Callable[[bytes], tuple]) -> None:
-        keys, words = files.parse_layout(data, self.end)
+    def extend(self, data: mmap.mmap, used: int, decode: Callable[[bytes], tuple]) -> None:
+        keys, words = files.parse_layout(data, self.end, used)
         for key in keys:
             decode(key)  # raises on a key that is not prometheus_client's JSON
         self.keys += keys
         self.words += words
-        self.end = len(data)
+        self.end = used
         self.values = _tuple_getter(self.words)
         self.timestamps = _tuple_getter([w + 1 for w in self.words])
 
-    def still_matches(self, data: bytes) -> bool:
+    def still_matches(self, data: mmap.mmap, used: int) -> bool:
         """After a merge a file name may hold a new file (pid reuse): are our keys still there?"""
-        if len(data) < self.end:
+        if used < self.end:
             return False
         for key, word in zip(self.keys, self.words, strict=True):
             start = word * 8 - len(key) - (8 - (len(key) + 4) % 8)
@@ -104,22 +107,28 @@ class _Family:
         self.prefixes: list[str] = []
         self.values: Callable[[list[float]], list[float]] = lambda totals: []
 
-    def add(self, sample_name: str, labels: dict[str, str]) -> None:
+    def add(self, sample_name: str, labels: dict[str, str], label_text: str | None = None) -> None:
         self.samples.append((sample_name, labels))
-        self.prefixes.append(f"{escape_metric_name(sample_name)}{_label_text(labels)} ")
+        if label_text is None:
+            label_text = _label_text(sorted(labels.items()))
+        self.prefixes.append(f"{_metric_name(sample_name)}{label_text} ")
 
 
-def _label_text(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    pairs = ",".join(
-        f'{escape_label_name(k)}="{_escape_value(v)}"' for k, v in sorted(labels.items())
-    )
-    return "{" + pairs + "}"
+def _label_text(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
+    """`{a="1",b="2"}` for label pairs sorted by name, as prometheus_client writes them."""
+    return "{" + ",".join([_label_pair(k, v) for k, v in pairs]) + "}" if pairs else ""
 
 
-def _escape_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+# Label names and values repeat across thousands of lines: escape each one once.
+@functools.lru_cache(maxsize=1 << 16)
+def _label_pair(name: str, value: str) -> str:
+    escaped = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return f'{escape_label_name(name)}="{escaped}"'
+
+
+@functools.lru_cache(maxsize=1 << 10)
+def _metric_name(name: str) -> str:
+    return escape_metric_name(name)
 
 
 class _Group:
@@ -240,14 +249,24 @@ def _histogram_family(metric_name: str, entries: list) -> _Family:
     shapes: list[tuple[int, bool]] = []
     for rest, parts in sorted(series.items()):
         labels = dict(rest)
+        text = _label_text(rest)
+        # Bucket lines differ only in le: write the labels around it once per series.
+        cut = bisect.bisect([name for name, _ in rest], "le")
+        before = "".join(_label_pair(k, v) + "," for k, v in rest[:cut])
+        after = "".join("," + _label_pair(k, v) for k, v in rest[cut:])
         buckets = sorted(parts["buckets"])
         for bound, slot in buckets:
-            family.add(metric_name + "_bucket", {**labels, "le": floatToGoString(bound)})
+            le = floatToGoString(bound)
+            family.add(
+                metric_name + "_bucket",
+                {**labels, "le": le},
+                "{" + before + _label_pair("le", le) + after + "}",
+            )
             order.append(slot)
         if buckets:
-            family.add(metric_name + "_count", labels)
+            family.add(metric_name + "_count", labels, text)
         if parts["sum"] is not None:
-            family.add(metric_name + "_sum", labels)
+            family.add(metric_name + "_sum", labels, text)
             order.append(parts["sum"])
         shapes.append((len(buckets), parts["sum"] is not None))
     pick = _tuple_getter(order)
@@ -341,9 +360,9 @@ class DirectoryReader:
                 if group is None:
                     group = self._groups[prefix] = _Group(prefix)
                 try:
-                    with files.mapped(path) as (inode, data):
-                        layout = self._layout(path, inode, data, generation)
-                        values, timestamps = self._values(group, layout, data)
+                    with files.mapped(path) as (inode, data, used):
+                        layout = self._layout(path, inode, data, used, generation)
+                        values, timestamps = self._values(group, layout, data, used)
                 except FileNotFoundError:
                     continue  # a live gauge file removed between listing and reading
                 except (files.CorruptFile, ValueError) as exc:
@@ -377,11 +396,11 @@ class DirectoryReader:
         }
 
     @staticmethod
-    def _values(group: _Group, layout: _Layout, data: memoryview) -> tuple[tuple, tuple]:
+    def _values(group: _Group, layout: _Layout, data: mmap.mmap, used: int) -> tuple[tuple, tuple]:
         """All values (and timestamps where the rule needs them) of a file, in file order."""
         if not layout.keys:
             return (), ()
-        with data.cast("d") as words:
+        with memoryview(data) as whole, whole[:used] as view, view.cast("d") as words:
             values = layout.values(words)
             timestamps = layout.timestamps(words) if group.rule is Rule.MOST_RECENT else ()
         return values, timestamps
@@ -401,19 +420,21 @@ class DirectoryReader:
                     if name not in journal:
                         yield name, prefix, files.split_claimed_name(name)[1]
 
-    def _layout(self, path: str, inode: int, data: memoryview, generation: int) -> _Layout:
+    def _layout(
+        self, path: str, inode: int, data: mmap.mmap, used: int, generation: int
+    ) -> _Layout:
         layout = self._layouts.get(path)
         if layout is not None and (
             layout.inode != inode
-            or len(data) < layout.end
-            or (layout.generation != generation and not layout.still_matches(data))
+            or used < layout.end
+            or (layout.generation != generation and not layout.still_matches(data, used))
         ):
             layout = None
         if layout is None:
             layout = self._layouts[path] = _Layout(inode, generation)
         layout.generation = generation
-        if len(data) > layout.end:
-            layout.extend(data, self._decode)
+        if used > layout.end:
+            layout.extend(data, used, self._decode)
         return layout
 
 
