@@ -62,6 +62,9 @@ _PYTHON_FIRST_BYTES = rb"[\[\d]"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EXCEPTION_LINE = re.compile(r"([^\W\d][\w.]*)(?::|$)")
 _TRACEBACK_START = "Traceback (most recent call last):"
+_GROUP_TRACEBACK_START = "+ Exception Group Traceback (most recent call last):"
+# in an exception group's traceback the group's own line is the first '| Name: ...'
+_GROUP_EXCEPTION_LINE = re.compile(r"\s*\| ([^\W\d][\w.]*)(?::|$)")
 
 JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "loglevel")
 JSON_EXCEPTION_KEYS = ("exc_info", "exception", "exc_text", "stack_trace", "stack")
@@ -99,14 +102,22 @@ class TracebackTracker:
     def __init__(self) -> None:
         self.exception: str | None = None
         self._in_traceback = False
+        self._in_group = False
 
     def reset(self) -> None:
         self.exception = None
-        self._in_traceback = False
+        self._in_traceback = self._in_group = False
 
     def line(self, text: str) -> None:
         if text.startswith(_TRACEBACK_START):
             self._in_traceback = True
+        elif text.lstrip().startswith(_GROUP_TRACEBACK_START):
+            self._in_group = True
+        elif self._in_group:
+            match = _GROUP_EXCEPTION_LINE.match(text)
+            if match is not None:
+                self.exception = match.group(1)
+                self._in_group = False
         elif self._in_traceback and text and not text[0].isspace():
             # the first unindented line after the frames: 'pkg.Error: message'
             match = _EXCEPTION_LINE.match(text)

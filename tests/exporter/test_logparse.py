@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -77,6 +78,22 @@ def test_python_format_counts_each_record_once_with_its_last_exception(format):
         "ValueError": 1,
         f"{__name__}.PaymentDeclinedError": 1,
     }
+    assert counts.unparsed == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is Python 3.11+")
+def test_an_exception_group_counts_as_the_group():
+    def emit(logger):
+        try:
+            try:
+                raise OSError("first")
+            except OSError as exc:
+                raise ExceptionGroup("many", [ValueError("a"), KeyError("b")]) from exc  # noqa: F821
+        except Exception:
+            logger.exception("tasks failed")
+
+    counts = parse("python", python_log("%(asctime)s %(levelname)s %(name)s %(message)s", emit))
+    assert counts.exceptions == {"ExceptionGroup": 1}
     assert counts.unparsed == 0
 
 
