@@ -111,6 +111,11 @@ class EventTracker:
         self._series: dict[str, set[tuple[str, str]]] = {}
         self._failed_series: dict[str, set[tuple[str, str, str]]] = {}
         self._last_seen: dict[str, float] = {}  # hostname -> local time of its last event
+        # A worker without -E still sends heartbeats, which count the tasks it processed:
+        # more processed than at its first heartbeat, and no task event from it, means
+        # its task events are off.
+        self._processed_at_first: dict[str, int] = {}
+        self._sent_task_events: set[str] = set()
         self.events_received = 0
         self.events_skipped = 0
         self.last_event_at: float | None = None
@@ -152,6 +157,8 @@ class EventTracker:
         hostname = str(event["hostname"])[:MAX_LABEL_LENGTH]
         self._state.event(dict(event))
         self._last_seen[hostname] = self._clock()
+        if isinstance(event.get("processed"), int):
+            self._processed_at_first.setdefault(hostname, event["processed"])
 
     def _task_event(self, kind: str, event: Mapping[str, Any]) -> None:
         (task, _created), _subject = self._state.event(dict(event))
@@ -162,6 +169,7 @@ class EventTracker:
         hostname = _hostname_label(str(event["hostname"]))
         if kind != "task-sent":
             self._last_seen[hostname] = self._clock()
+            self._sent_task_events.add(hostname)
         labels = (self._task_names(str(name)), hostname, queue)
         self._series.setdefault(hostname, set())
         if kind != "task-sent":
@@ -241,6 +249,8 @@ class EventTracker:
                 continue
             log.info("forgetting celery worker %s: silent for %.0f s", hostname, now - seen)
             del self._last_seen[hostname]
+            self._processed_at_first.pop(hostname, None)
+            self._sent_task_events.discard(hostname)
             self._state.workers.pop(hostname, None)
             for name, queue in self._series.pop(hostname, ()):
                 for kind, counter in self._counters.items():
@@ -254,6 +264,19 @@ class EventTracker:
         """Queues named by the events so far (task-sent carries the queue)."""
         with self._lock:
             return self.queues.values()
+
+    def workers_without_task_events(self) -> list[str]:
+        """Live workers that processed tasks since we first heard them, with no task event."""
+        with self._lock:
+            return sorted(
+                hostname
+                for hostname, worker in self._state.workers.items()
+                if hostname in self._last_seen
+                and hostname not in self._sent_task_events
+                and worker.alive
+                and (getattr(worker, "processed", 0) or 0)
+                > self._processed_at_first.get(hostname, 0)
+            )
 
     def workers(self) -> dict[str, bool]:
         """hostname -> alive, for the landing page."""

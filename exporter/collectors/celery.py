@@ -181,6 +181,7 @@ class CeleryCollector(Collector):
         self._warn_queues = ThrottledWarning(log)
         self._last_lengths: dict[str, int] = {}
         self._queue_error = ""
+        self._warned_quiet: set[str] = set()
 
     def start(self) -> None:
         self.receiver.start()
@@ -244,6 +245,23 @@ class CeleryCollector(Collector):
             "1 when no Celery event arrived for --celery-no-events-after seconds, else 0.",
             value=1.0 if self.receiver.silent() else 0.0,
         )
+        quiet = self._workers_without_task_events()
+        yield GaugeMetricFamily(
+            "painel_exporter_celery_workers_without_task_events",
+            "Live workers that processed tasks but sent no task event (started without -E).",
+            value=float(len(quiet)),
+        )
+
+    def _workers_without_task_events(self) -> list[str]:
+        quiet = self.tracker.workers_without_task_events()
+        for hostname in set(quiet) - self._warned_quiet:
+            log.warning(
+                "celery worker %s processes tasks but sends no task events: start it with -E "
+                "(--task-events) or run the exporter with --celery-enable-events",
+                hostname,
+            )
+        self._warned_quiet = set(quiet)
+        return quiet
 
     def status(self) -> dict[str, Any]:
         if self.receiver.connected:
@@ -254,6 +272,12 @@ class CeleryCollector(Collector):
             since = self.receiver.last_event_at or self.receiver.started_at
             events += (
                 f"; NO EVENTS for {time.time() - since:.0f} s: start the workers with -E "
+                "or run with --celery-enable-events"
+            )
+        quiet = self.tracker.workers_without_task_events()
+        if quiet:
+            events += (
+                f"; NO TASK EVENTS from {', '.join(quiet)}: start them with -E "
                 "or run with --celery-enable-events"
             )
         if self.queue_lengths is None:

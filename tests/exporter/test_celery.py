@@ -179,8 +179,14 @@ def test_scrape_stays_fast_with_the_broker_down_and_recovers(redis_server, tmp_p
             assert scrape.value("painel_exporter_collector_success", collector="celery") == 1
             assert sample(scrape, "celery_queue_length", queue_name="celery") is None
 
+            received = sample(scrape, "painel_exporter_celery_events_received_total")
             redis_server.start()  # same port; worker and exporter reconnect by themselves
             exporter.wait_for(lambda s: sample(s, "painel_exporter_celery_broker_up") == 1)
+            # a heartbeat after the restart: both the worker and the receiver are back
+            exporter.wait_for(
+                lambda s: sample(s, "painel_exporter_celery_events_received_total") > received,
+                timeout=60,
+            )
             worker.send("painel.succeed")
             exporter.wait_for(
                 lambda s: (

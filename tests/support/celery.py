@@ -105,3 +105,22 @@ def sample(scrape, metric: str, task: str | None = None, **labels: str) -> float
     if len(found) > 1:
         raise AssertionError(f"{len(found)} samples of {metric} match {labels}")
     return found[0] if found else None
+
+
+def wait_for_receiver(exporter, app, timeout: float = 20.0) -> None:
+    """Block until the exporter's event receiver listens on `app`'s broker.
+
+    Redis delivers events only to receivers subscribed at that moment, so a test that
+    publishes before then loses them. This sends a harmless event of no known type until
+    the exporter counts one.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.events.default_dispatcher() as dispatcher:
+            dispatcher.send("painel-probe")
+        scrape = exporter.scrape()
+        if (sample(scrape, "painel_exporter_celery_events_received_total") or 0) > 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the exporter received no celery event in {timeout}s")
+        time.sleep(0.1)
