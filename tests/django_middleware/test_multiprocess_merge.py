@@ -115,7 +115,12 @@ def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
     merged_earlier = run_dead_workers(template, first=0, count=2)
     for pid in merged_earlier:
         mark_process_dead(pid, str(template))
-    to_merge = run_dead_workers(template, first=2, count=2)
+    # Renamed to pids no process can have: the copies are merged again and again for a while,
+    # and a real pid could meanwhile belong to a new process, which merges refuse.
+    to_merge = [5_000_000 + n for n in range(2)]
+    for pid, fake in zip(run_dead_workers(template, first=2, count=2), to_merge, strict=True):
+        for path in template.glob(f"*_{pid}.db"):
+            path.rename(template / path.name.replace(f"_{pid}.db", f"_{fake}.db"))
     live = LiveWorker(template, 4)
     try:
         complete = expected(pids_of([live]), merged=[0, 1, 2, 3])
