@@ -90,8 +90,10 @@ class FileFollower:
         identity = self._path_identity()
         if identity is not None and identity != self._ino:
             # rename-and-create: what the writer added to the old file before moving on
-            # still counts, then the new file is read from its start
-            got |= self._drain(consume)
+            # still counts (all of it, past the per-poll budget), then the new file is
+            # read from its start
+            while self._drain(consume):
+                got = True
             self._finish_partial(consume)
             self._close()
             self.rotations += 1

@@ -149,3 +149,17 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
     reader = Reader(tmp_path / "pipe.log")
     assert reader.poll() == []
     assert reader.follower.error == "not a regular file"
+
+
+def test_a_backlog_larger_than_one_poll_is_read_whole_before_a_rotation(tmp_path, monkeypatch):
+    monkeypatch.setattr("exporter.follow.MAX_BYTES_PER_POLL", 100)
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    reader = Reader(log, max_line_bytes=10, chunk_bytes=10)
+    assert reader.poll() == []
+    append(log, b"".join(b"line %03d\n" % i for i in range(100)))  # 900 bytes
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_bytes(b"new\n")
+    reader.follower.poll(reader._consume)  # one poll: budget 100 bytes, then the rotation
+    assert reader.poll() == []
+    assert reader.lines == [b"line %03d" % i for i in range(100)] + [b"new"]
