@@ -74,6 +74,10 @@ def parse_record(line: bytes) -> SlowRequest:
     duration = record.get("duration_seconds")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)):
         raise InvalidRecord("duration_seconds is not a number")
+    try:
+        duration = float(duration)
+    except OverflowError:  # an integer too large for a float
+        duration = math.inf
     if not (math.isfinite(duration) and duration >= 0):
         raise InvalidRecord("duration_seconds is not a finite number >= 0")
     for key in ("endpoint", "method"):
@@ -85,7 +89,7 @@ def parse_record(line: bytes) -> SlowRequest:
         tenant=_label(record.get("tenant")),
         user=_label(record.get("user")),
         request_id=_label(record.get("request_id")),
-        duration=float(duration),
+        duration=duration,
         timestamp=_unix_time(record.get("timestamp")),
     )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from django_middleware import slowlog
+from exporter.collectors.slow_requests import InvalidRecord, parse_record
 from exporter.slowest import SlowestRequests, SlowRequest
 from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
@@ -152,3 +153,28 @@ def test_exporter_publishes_the_top_10_and_keeps_it_across_a_restart(slow_log, t
     with ExporterProcess(tmp_path, flags, name="exporter-restarted") as exporter:
         scrape = exporter.wait_for(lambda s: table_of(s) == before_restart)
         assert scrape.value("painel_slow_request_records_invalid_total") == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"not json",
+        b"\xff\xfe\x00",
+        b'{"endpoint": "/a/", "method": "GET", "duration_seconds": "1.5", "timestamp": "x"}',
+        b'{"endpoint": "/a/", "method": "GET", "duration_seconds": 1e999999, "timestamp": "x"}',
+        b'{"endpoint": "/a/", "method": "GET", "duration_seconds": ' + b"9" * 400 + b"}",
+        b'{"endpoint": "/a/", "method": "GET", "duration_seconds": 1.0, "timestamp": "soon"}',
+        b'{"method": "GET", "duration_seconds": 1.0, "timestamp": "2024-05-01T00:00:00Z"}',
+    ],
+)
+def test_invalid_records_are_refused_with_a_reason(line):
+    with pytest.raises(InvalidRecord):
+        parse_record(line)
+
+
+def test_a_formatter_prefix_before_the_record_is_ignored():
+    line = b'2024-05-01 12:00:00,000 INFO painel.slow_requests {"endpoint": "/a/", '
+    line += b'"method": "GET", "duration_seconds": 1.5, "timestamp": "2024-05-01T12:00:00Z"}'
+    parsed = parse_record(line)
+    assert (parsed.endpoint, parsed.duration, parsed.timestamp) == ("/a/", 1.5, 1714564800.0)
+    assert (parsed.tenant, parsed.user, parsed.request_id) == ("<none>", "<none>", "<none>")
