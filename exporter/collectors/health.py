@@ -30,6 +30,9 @@ from exporter.targets import mask_url, scrub
 NAME = "health"
 log = logging.getLogger("painel.exporter.health")
 
+# No proxy from HTTP_PROXY and friends: a probe checks the app from beside it, as
+# blackbox_exporter does unless told otherwise.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEFAULT_TIMEOUT = 5.0
 MAX_BODY_BYTES = 1 << 20  # a /health answer is a few hundred bytes; more is not one
 MAX_COMPONENTS = 50  # per target: component names come from the remote end
@@ -111,7 +114,7 @@ class Probe:
         request = urllib.request.Request(self._plain_url, headers=self._headers)
         try:
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                with _OPENER.open(request, timeout=self.timeout) as answer:
                     code, body = answer.status, answer.read(MAX_BODY_BYTES + 1)
             except urllib.error.HTTPError as error:  # 4xx/5xx: still an answer, read it
                 code, body = error.code, error.read(MAX_BODY_BYTES + 1)

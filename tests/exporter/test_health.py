@@ -139,9 +139,11 @@ def test_healthy_down_slow_503_and_garbage_targets(app, tmp_path):
         assert f"http://{USER}:***@" in page and "failed" in page
 
 
-def test_probes_run_on_their_own_schedule(app, tmp_path):
+def test_probes_run_on_their_own_schedule_and_ignore_proxies(app, tmp_path):
     flags = ["--collectors", "health", "--interval", "0.2", "--health-timeout", "0.1"]
-    with ExporterProcess(tmp_path, [*flags, "--health-url", app.url + "/flaky"]):
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    env = {"http_proxy": dead_proxy, "HTTP_PROXY": dead_proxy, "no_proxy": "", "NO_PROXY": ""}
+    with ExporterProcess(tmp_path, [*flags, "--health-url", app.url + "/flaky"], env=env):
         deadline = time.monotonic() + 20
         while app.hits.get("/flaky", 0) < 3:  # no scrape at all in this test
             assert time.monotonic() < deadline, "the exporter stopped probing"
