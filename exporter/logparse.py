@@ -255,7 +255,7 @@ class JsonLinesParser(RecordParser):
         for line in lines:
             try:
                 record = json.loads(line)
-            except ValueError:  # also invalid UTF-8
+            except (ValueError, RecursionError):  # also invalid UTF-8, absurd nesting
                 record = None
             if not isinstance(record, dict):
                 counts.unparsed += 1

@@ -67,7 +67,7 @@ def parse_record(line: bytes) -> SlowRequest:
     start = line.find(b"{")
     try:
         record = json.loads(line[start:]) if start >= 0 else None
-    except ValueError:
+    except (ValueError, RecursionError):  # also invalid UTF-8, absurd nesting
         record = None
     if not isinstance(record, dict):
         raise InvalidRecord("not a JSON object")

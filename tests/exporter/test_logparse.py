@@ -166,10 +166,11 @@ def test_json_lines_from_python_json_logger():
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     emit(logger)
-    counts = parse("json", stream.getvalue().encode() + b"not json\n[1, 2]\n")
+    garbage = b"not json\n[1, 2]\n" + b"[" * 100_000 + b"\n"
+    counts = parse("json", stream.getvalue().encode() + garbage)
     assert counts.levels["info"] == 1 and counts.levels["error"] == 1
     assert counts.exceptions == {"ValueError": 1}
-    assert counts.unparsed == 2
+    assert counts.unparsed == 3
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,7 @@ def test_exporter_publishes_the_top_10_and_keeps_it_across_a_restart(slow_log, t
     [
         b"not json",
         b"\xff\xfe\x00",
+        b"{" + b'"a": [' * 100_000,
         b'{"endpoint": "/a/", "method": "GET", "duration_seconds": "1.5", "timestamp": "x"}',
         b'{"endpoint": "/a/", "method": "GET", "duration_seconds": 1e999999, "timestamp": "x"}',
         b'{"endpoint": "/a/", "method": "GET", "duration_seconds": ' + b"9" * 400 + b"}",
