@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.exporter.documented import undocumented
 from tests.support.celery import CeleryWorker, sample
 from tests.support.exporter import ExporterProcess
 from tests.support.redis import RedisServer
@@ -105,6 +106,7 @@ def test_succeeding_failing_and_retried_tasks_are_counted_exactly(exporter, work
     assert buckets["+Inf"] == 3 and buckets["10.0"] == 3
     assert scrape.type_of("celery_task_runtime") == "histogram"
     assert scrape.type_of("celery_task_succeeded") == "counter"
+    assert undocumented(scrape, ("celery_", "painel_exporter_celery_")) == []
 
 
 def test_queue_length_counts_every_priority_of_a_backlog(exporter, worker, broker):
