@@ -25,7 +25,7 @@ def undocumented(scrape, prefixes: tuple[str, ...]) -> list[str]:
         if not family.name.startswith(prefixes):
             continue
         name = family.name + "_total" if family.type == "counter" else family.name
-        labels = {k for s in family.samples for k in s.labels}
+        labels = {k for s in family.samples for k in s.labels} - {"le"}  # histogram buckets
         if rows.get(name, (None, None))[0] != family.type or not labels <= rows[name][1]:
             problems.append(f"{name} {family.type} {sorted(labels)}: README says {rows.get(name)}")
     return problems
