@@ -103,22 +103,23 @@ class Scraper:
         self, collector: Collector, run: Future, started: float
     ) -> tuple[Result, list[Metric]]:
         families: list[Metric] = []
+        exc = run.exception() if run.done() else None
+        now = time.time()
         if not run.done():
             elapsed = time.perf_counter() - started
-            result = Result(False, elapsed, f"did not finish within {self.timeout:g}s")
-        elif run.exception() is not None:
-            exc = run.exception()
+            result = Result(False, elapsed, f"did not finish within {self.timeout:g}s", now)
+        elif exc is not None:
             error = scrub_known(f"{type(exc).__name__}: {exc}")
-            result = Result(False, time.perf_counter() - started, error)
+            result = Result(False, time.perf_counter() - started, error, now)
         else:
             families, took = run.result()
-            result = Result(True, took)
-        result = Result(result.success, result.duration, result.error, time.time())
+            result = Result(True, took, "", now)
         with self._lock:
             previous = self._last.get(collector.name)
             self._last[collector.name] = result
         if not result.success and (previous is None or previous.error != result.error):
-            log.warning("collector %s failed: %s", collector.name, result.error)
+            # the traceback once per new error, not on every scrape
+            log.warning("collector %s failed: %s", collector.name, result.error, exc_info=exc)
         elif result.success and previous is not None and not previous.success:
             log.info("collector %s recovered", collector.name)
         return result, families
