@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exporter.collector import ConfigError
-from exporter.config import load
+from exporter.config import load, parse_listen
 from tests.support.exporter import ROOT, ExporterProcess
 from tests.support.ports import free_port
 
@@ -81,6 +81,19 @@ def test_environment_fills_flags_and_the_command_line_wins():
     assert settings.args.redis_url == ["redis://a:6379", "redis://b:6380"]
     assert settings.basic_auth == ("prom", "pw")
     assert [c.name for c in settings.collectors] == ["system", "redis"]
+
+
+@pytest.mark.parametrize(
+    ("listen", "address"),
+    [
+        ("0.0.0.0:9811", ("0.0.0.0", 9811)),
+        (":9811", ("0.0.0.0", 9811)),
+        ("[::]:9811", ("::", 9811)),
+        ("exporter.local:80", ("exporter.local", 80)),
+    ],
+)
+def test_listen_forms(listen, address):
+    assert parse_listen(listen) == address
 
 
 def test_health_timeout_follows_a_short_interval():

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.support.exporter import ExporterProcess
+from tests.support.process import ManagedProcess
 from tests.support.redis import RedisServer
 
 
@@ -126,3 +127,26 @@ def test_password_never_shows(tmp_path_factory, exporter_for):
             assert password not in log
     finally:
         server.stop()
+
+
+def test_unix_socket_server_is_labelled_by_its_path(tmp_path, exporter_for):
+    socket_path = tmp_path / "redis.sock"
+    argv = ["redis-server", "--port", "0", "--unixsocket", str(socket_path)]
+    argv += ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    server = ManagedProcess("redis-unix", argv, tmp_path).start(
+        ready=lambda: _wait_for_file(socket_path)
+    )
+    try:
+        exporter = exporter_for("--redis-url", f"unix://{socket_path}")
+        scrape = exporter.wait_for(lambda s: s.value("redis_up", addr=str(socket_path)) == 1)
+        assert scrape.value("redis_connected_clients", addr=str(socket_path)) >= 1
+    finally:
+        server.stop()
+
+
+def _wait_for_file(path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.05)
