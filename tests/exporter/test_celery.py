@@ -6,6 +6,7 @@ or queues of its own, so their counts do not mix.
 
 from __future__ import annotations
 
+import signal
 import socket
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.exporter.documented import undocumented
 from tests.support.celery import CeleryWorker, sample
-from tests.support.exporter import ExporterProcess
+from tests.support.exporter import ExporterProcess, Scrape
 from tests.support.redis import RedisServer
 
 FORGET_AFTER = 5  # seconds; short so that a killed worker is dropped within the test
@@ -125,6 +126,17 @@ def test_queue_length_counts_every_priority_of_a_backlog(exporter, worker, broke
     assert sample(scrape, "painel_exporter_celery_events_skipped_total") == 0
 
 
+def test_revoked_task_is_counted(exporter, worker):
+    # received now, due in 2 s, revoked before: the worker drops it when it falls due
+    result = worker.send("painel.sleep", 0, countdown=2)
+    labels = {"task": "painel.sleep", "hostname": worker.nodename, "queue_name": "celery"}
+    exporter.wait_for(lambda s: sample(s, "celery_task_received_total", **labels) == 1)
+    worker.app.control.revoke(result.id)
+    scrape = exporter.wait_for(lambda s: sample(s, "celery_task_revoked_total", **labels) == 1)
+    assert sample(scrape, "celery_task_started_total", **labels) == 0
+    assert sample(scrape, "celery_task_succeeded_total", **labels) == 0
+
+
 def test_worker_goes_down_after_sigkill_and_is_forgotten_later(exporter, worker, broker, tmp_path):
     victim = CeleryWorker(broker.url, tmp_path, name="victim", queues=["victim"]).start()
     try:
@@ -165,7 +177,7 @@ def test_landing_page_shows_broker_without_password_and_workers(exporter, worker
     assert f"{worker.nodename} up" in page
 
 
-def test_scrape_stays_fast_with_the_broker_down_and_recovers(redis_server, tmp_path):
+def test_scrape_stays_fast_with_the_broker_hung_or_down_and_recovers(redis_server, tmp_path):
     worker = CeleryWorker(redis_server.url, tmp_path, name="outage").start()
     flags = ["--collectors", "celery", "--broker-url", redis_server.url]
     try:
@@ -173,6 +185,17 @@ def test_scrape_stays_fast_with_the_broker_down_and_recovers(redis_server, tmp_p
             exporter.wait_for(
                 lambda s: sample(s, "celery_worker_up", hostname=worker.nodename) == 1
             )
+            # a broker that hangs (stopped, its port still open): the scrape does not wait
+            redis_server.process.signal(signal.SIGSTOP)
+            try:
+                scrape = Scrape(exporter.get("/metrics", timeout=1.0).body)
+                assert sample(scrape, "painel_exporter_celery_broker_up") == 0
+                assert scrape.value("painel_exporter_collector_success", collector="celery") == 1
+                assert sample(scrape, "celery_worker_up", hostname=worker.nodename) is not None
+            finally:
+                redis_server.process.signal(signal.SIGCONT)
+            exporter.wait_for(lambda s: sample(s, "painel_exporter_celery_broker_up") == 1)
+
             redis_server.kill()
             started = time.monotonic()
             scrape = exporter.scrape()
