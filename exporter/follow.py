@@ -103,6 +103,11 @@ class FileFollower:
                 got |= self._drain(consume)
         return got
 
+    @property
+    def reading(self) -> bool:
+        """True while a file is open (also one moved away whose successor is not there)."""
+        return self._fd is not None
+
     def close(self) -> None:
         self._close()
 

@@ -202,6 +202,6 @@ class LogsCollector(Collector):
                 rotations.add_metric([name], follower.rotations)
                 truncated.add_metric([name], follower.truncated_lines)
                 lines.add_metric([name], counts.lines)
-                readable.add_metric([name], 0.0 if follower.error else 1.0)
+                readable.add_metric([name], 1.0 if follower.reading else 0.0)
                 open_errors.add_metric([name], follower.open_errors)
         return [messages, exceptions, unparsed, rotations, truncated, lines, readable, open_errors]
