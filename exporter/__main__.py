@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -63,8 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         port,
         ", ".join(c.name for c in settings.collectors),
     )
+    code = 0
     try:
         server.serve_forever()
+    except Exception:
+        log.exception("painel-exporter failed")
+        code = 1
     finally:
         server.server_close()
         for collector in settings.collectors:
@@ -74,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.exception("collector %s did not stop cleanly", collector.name)
         scraper.close()
         log.info("painel-exporter stopped")
-    return 0
+        logging.shutdown()
+        # Python joins every pool thread at exit; one stuck in a call that never returns
+        # (statvfs on a dead NFS mount) would keep a stopped exporter alive forever.
+        os._exit(code)
 
 
 if __name__ == "__main__":
