@@ -19,11 +19,13 @@ from types import ModuleType
 
 from exporter import collectors as registry
 from exporter.collector import Collector, ConfigError
+from exporter.scrape import VERSION
 
 ENV_PREFIX = "PAINEL_EXPORTER_"
 DEFAULT_LISTEN = "0.0.0.0:9811"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_NO_ENV = {"help", "version"}  # actions, not settings
 
 
 def seconds(text: str) -> float:
@@ -68,6 +70,7 @@ def build_parser(modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
         "for a Django app, under the names of the exporters people already run.",
         allow_abbrev=False,  # an abbreviation would hide a flag from its env variable
     )
+    parser.add_argument("--version", action="version", version=f"painel-exporter {VERSION}")
     core = parser.add_argument_group("exporter")
     core.add_argument(
         "--listen",
@@ -118,7 +121,7 @@ def build_parser(modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
         module.add_flags(parser.add_argument_group(f"{module.NAME} collector"))
     for action in parser._actions:
         option = _long_option(action)
-        if option and action.dest != "help":
+        if option and action.dest not in _NO_ENV:
             action.help = f"{action.help or ''} [env {env_name(option)}]".strip()
     return parser
 
@@ -135,7 +138,7 @@ def _env_argv(
     sources: dict[str, str] = {}
     for action in parser._actions:
         option = _long_option(action)
-        if option is None or action.dest == "help":
+        if option is None or action.dest in _NO_ENV:
             continue
         name = env_name(option)
         if name not in environ:

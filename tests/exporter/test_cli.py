@@ -32,6 +32,8 @@ def test_help_documents_every_flag_and_its_environment_variable():
         env = "PAINEL_EXPORTER_" + flag[2:].upper().replace("-", "_")
         assert flag in help_text and env in help_text, flag
     assert "0.0.0.0:9811" in help_text
+    version = run(PAINEL_EXPORTER, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("painel-exporter 0.1.0")
 
 
 @pytest.mark.parametrize(
