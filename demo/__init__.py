@@ -1,9 +1,7 @@
 """painel's demo: a small multi-tenant Django shop with Redis and Celery, and its load.
 
-The Celery app is imported here so that `@shared_task` binds to it whenever Django starts,
-the pattern Celery documents for Django projects.
+Nothing is imported here: importing `demo.load` or `demo.stack` (the load generator and the
+local stack runner) must not configure Django in the importing process. The Celery app is
+bound when Django starts, in `demo.apps.DemoConfig.ready`, and `celery -A demo` finds
+`demo.celery.app` by itself.
 """
-
-from .celery import app as celery_app
-
-__all__ = ["celery_app"]
