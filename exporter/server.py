@@ -78,6 +78,10 @@ class ExporterServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ExporterServer
     server_version = f"painel-exporter/{VERSION}"
+    # Keep-alive, as Prometheus reuses its connection between scrapes; an idle one is
+    # closed after `timeout` seconds so that vanished clients do not hold threads.
+    protocol_version = "HTTP/1.1"
+    timeout = 120
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if not self.server.auth.allows(self.headers.get("Authorization")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import urllib.request
 
 import pytest
@@ -117,3 +118,16 @@ def test_secrets_never_reach_output_or_log(exporter):
 )
 def test_mask_url(url, masked):
     assert mask_url(url) == masked
+
+
+def test_one_connection_serves_many_scrapes(exporter):
+    connection = http.client.HTTPConnection("127.0.0.1", exporter.port, timeout=5)
+    try:
+        for path in ("/metrics", "/nope", "/metrics"):
+            connection.request("GET", path, headers={"Authorization": BASIC})
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == (404 if path == "/nope" else 200)
+        assert connection.sock is not None  # still open: Prometheus reuses it
+    finally:
+        connection.close()
