@@ -58,6 +58,7 @@ def test_help_documents_every_flag_and_its_environment_variable():
         (["--system-fs-types-exclude", "(unclosed"], {}, "regular expression"),
         (["--no-such-flag"], {}, "unrecognized"),
         ([], {"PAINEL_EXPORTER_COLLECTORS": ""}, "at least one collector"),
+        ([], {"PAINEL_EXPORTER_CELERY_ENABLE_EVENTS": "maybe"}, "use 1/true/yes or 0/false/no"),
     ],
 )
 def test_bad_values_say_what_to_fix(argv, environ, hint):
