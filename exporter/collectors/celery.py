@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from exporter.celery_events import EventReceiver
 from exporter.celery_queues import DEFAULT_PRIORITY_STEPS, RedisQueueLengths, is_redis_url
-from exporter.celery_tracker import DEFAULT_QUEUE, EventTracker
+from exporter.celery_tracker import DEFAULT_QUEUE, OTHER, EventTracker
 from exporter.collector import Collector, ConfigError
 from exporter.config import seconds
 from exporter.targets import mask_url, scrub
@@ -193,7 +193,9 @@ class CeleryCollector(Collector):
         self.app.close()
 
     def watched_queues(self) -> list[str]:
-        discovered = [q for q in self.tracker.queue_names() if q not in self.configured_queues]
+        discovered = [
+            q for q in self.tracker.queue_names() if q not in self.configured_queues and q != OTHER
+        ]
         return [*self.configured_queues, *sorted(discovered)]
 
     def collect(self) -> Iterable[Metric]:

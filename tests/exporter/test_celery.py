@@ -126,6 +126,13 @@ def test_queue_length_counts_every_priority_of_a_backlog(exporter, worker, broke
     assert sample(scrape, "painel_exporter_celery_events_skipped_total") == 0
 
 
+def test_rejected_task_is_counted(exporter, worker):
+    worker.send("painel.reject")
+    labels = {"task": "painel.reject", "hostname": worker.nodename, "queue_name": "celery"}
+    scrape = exporter.wait_for(lambda s: sample(s, "celery_task_rejected_total", **labels) == 1)
+    assert sample(scrape, "celery_task_succeeded_total", **labels) == 0
+
+
 def test_revoked_task_is_counted(exporter, worker):
     # received now, due in 2 s, revoked before: the worker drops it when it falls due
     result = worker.send("painel.sleep", 0, countdown=2)

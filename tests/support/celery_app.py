@@ -11,6 +11,7 @@ import os
 import time
 
 from celery import Celery
+from celery.exceptions import Reject
 
 BROKER_ENV = "PAINEL_TEST_BROKER_URL"
 KEY_PREFIX_ENV = "PAINEL_TEST_KEY_PREFIX"
@@ -50,6 +51,12 @@ def flaky(self, retries=2):
     if self.request.retries < retries:
         raise self.retry(countdown=0)
     return self.request.retries
+
+
+@app.task(name="painel.reject", acks_late=True)  # acked early, it could not be rejected
+def reject():
+    """Refuse the message for good: the worker rejects it (and reports a failure)."""
+    raise Reject("not for us", requeue=False)
 
 
 @app.task(name="painel.sleep")
