@@ -23,7 +23,7 @@ def method_label(method: str | None) -> str:
 
 
 # route pattern -> label; bounded by the URLconf, so the cache needs no eviction.
-_endpoints: dict[str, str] = {}
+endpoint_labels: dict[str, str] = {}
 
 
 def endpoint_label(request: Any) -> str:
@@ -33,10 +33,10 @@ def endpoint_label(request: Any) -> str:
     if match is None:
         return UNMATCHED
     route = match.route
-    label = _endpoints.get(route)
+    label = endpoint_labels.get(route)
     if label is None:
         # re_path routes keep their regex; only the anchors go, they say nothing to a reader.
-        label = _endpoints[route] = "/" + route.removeprefix("^").removesuffix("$")
+        label = endpoint_labels[route] = "/" + route.removeprefix("^").removesuffix("$")
     return label
 
 
@@ -49,7 +49,9 @@ def exception_label(exc_type: type) -> str:
     name = _exception_names.get(exc_type)
     if name is None:
         module = exc_type.__module__
-        name = exc_type.__qualname__ if module == "builtins" else f"{module}.{exc_type.__qualname__}"
+        name = (
+            exc_type.__qualname__ if module == "builtins" else f"{module}.{exc_type.__qualname__}"
+        )
         _exception_names[exc_type] = name
     return name
 
@@ -70,6 +72,10 @@ class TenantLabels:
         self._lock = threading.Lock()
 
     def __call__(self, request: Any) -> str:
+        return self.label(self.value(request))
+
+    def value(self, request: Any) -> Any:
+        """The tenant as the first source that answers gives it (None when none does)."""
         value = None
         if self.resolver is not None:
             try:
@@ -78,21 +84,21 @@ class TenantLabels:
                 # A broken resolver must not break the request: log it, try the next source.
                 logger.exception("painel: TENANT_RESOLVER raised; using the next tenant source")
         if not value:
-            tenant = getattr(request, "tenant", None)
+            # The instance dict, not getattr: no AttributeError raised and caught per request.
+            tenant = request.__dict__.get("tenant")
             if tenant is not None:
                 value = getattr(tenant, "schema_name", None)
             if not value:
                 value = request.META.get(self.meta_key)
-                if not value:
-                    return NO_TENANT
-        if type(value) is not str:
-            value = str(value)
-        label = value[:TENANT_MAX_LENGTH]  # no copy when already short enough
-        if label in self.known:
-            return label
-        return self._admit(label)
+        return value
 
-    def _admit(self, label: str) -> str:
+    def label(self, value: Any) -> str:
+        if not value:
+            return NO_TENANT
+        label = (value if type(value) is str else str(value))[:TENANT_MAX_LENGTH]
+        return label if label in self.known else self.admit(label)
+
+    def admit(self, label: str) -> str:
         with self._lock:
             if label in self.known:
                 return label

@@ -12,29 +12,6 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 HTTP_LABELS = ("method", "endpoint", "tenant")
 
 
-class Series:
-    """The children of one (method, endpoint, tenant): what a request records into."""
-
-    __slots__ = ("_requests", "_labels", "_by_status", "duration", "slow")
-
-    def __init__(self, metrics: HttpMetrics, labels: tuple[str, str, str]) -> None:
-        method, endpoint, tenant = labels
-        self._requests = metrics.requests
-        self._labels = labels
-        self._by_status: dict[int, object] = {}
-        self.duration = metrics.duration.labels(method, endpoint, tenant)
-        self.slow = metrics.slow.labels(method, endpoint, tenant)
-
-    def count(self, status: int) -> None:
-        child = self._by_status.get(status)
-        if child is None:
-            method, endpoint, tenant = self._labels
-            child = self._by_status[status] = self._requests.labels(
-                method, endpoint, str(status), tenant
-            )
-        child.inc()
-
-
 class HttpMetrics:
     def __init__(self, buckets: tuple[float, ...], registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
@@ -63,15 +40,21 @@ class HttpMetrics:
             (*HTTP_LABELS, "exception"),
             registry=registry,
         )
-        self._series: dict[tuple[str, str, str], Series] = {}
+        # (method, endpoint, status, tenant) -> (requests child, duration child)
+        self.children: dict[tuple[str, str, int, str], tuple] = {}
 
-    def series(self, method: str, endpoint: str, tenant: str) -> Series:
-        key = (method, endpoint, tenant)
-        series = self._series.get(key)
-        if series is None:
-            # A race here only builds the same children twice; labels() returns the same ones.
-            series = self._series[key] = Series(self, key)
-        return series
+    def add_children(self, key: tuple[str, str, int, str]) -> tuple:
+        """The children for a label set the cache has not seen yet (then cached)."""
+        method, endpoint, status, tenant = key
+        children = (
+            self.requests.labels(method, endpoint, str(status), tenant),
+            self.duration.labels(method, endpoint, tenant),
+        )
+        # Start the slow counter at 0 with its series, so rate() sees the first slow request.
+        self.slow.labels(method, endpoint, tenant)
+        # A race between threads only looks the same children up twice: labels() is idempotent.
+        self.children[key] = children
+        return children
 
     def unregister(self) -> None:
         for metric in (self.requests, self.duration, self.slow, self.exceptions):
