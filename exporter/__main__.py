@@ -9,11 +9,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client import ProcessCollector
 
 from exporter.collector import ConfigError
 from exporter.config import load
-from exporter.scrape import VERSION, ScrapeCollector, Scraper
+from exporter.scrape import VERSION, Scraper
 from exporter.server import Auth, ExporterServer
 from exporter.targets import ScrubSecretsFilter
 
@@ -32,15 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.getLogger().setLevel(settings.args.log_level.upper())
     scraper = Scraper(settings.collectors, timeout=settings.args.scrape_timeout)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeCollector(scraper))
-    ProcessCollector(registry=registry)
+    extras = [ProcessCollector(registry=None)]  # the exporter's own CPU, memory and fds
     try:
         server = ExporterServer(
             settings.host,
             settings.port,
             scraper,
-            registry,
+            extras,
             Auth(settings.basic_auth, settings.bearer_token),
         )
     except OSError as exc:

@@ -60,10 +60,12 @@ class Scraper:
         with self._lock:
             return dict(self._last)
 
-    def scrape(self) -> list[Metric]:
+    def scrape(self, timeout: float | None = None) -> list[Metric]:
+        """Every collector's metrics, within `timeout` (at most --scrape-timeout)."""
+        timeout = self.timeout if timeout is None else min(timeout, self.timeout)
         started = time.perf_counter()
         runs = {id(c): self._run_of(c) for c in self.collectors}
-        wait_futures(runs.values(), timeout=self.timeout)
+        wait_futures(runs.values(), timeout=timeout)
         metrics: list[Metric] = []
         success = GaugeMetricFamily(
             "painel_exporter_collector_success",
@@ -76,7 +78,7 @@ class Scraper:
             labels=["collector"],
         )
         for collector in self.collectors:
-            result, families = self._outcome(collector, runs[id(collector)], started)
+            result, families = self._outcome(collector, runs[id(collector)], started, timeout)
             metrics.extend(families)
             success.add_metric([collector.name], 1.0 if result.success else 0.0)
             duration.add_metric([collector.name], result.duration)
@@ -100,14 +102,14 @@ class Scraper:
             return running
 
     def _outcome(
-        self, collector: Collector, run: Future, started: float
+        self, collector: Collector, run: Future, started: float, timeout: float
     ) -> tuple[Result, list[Metric]]:
         families: list[Metric] = []
         exc = run.exception() if run.done() else None
         now = time.time()
         if not run.done():
             elapsed = time.perf_counter() - started
-            result = Result(False, elapsed, f"did not finish within {self.timeout:g}s", now)
+            result = Result(False, elapsed, f"did not finish within {timeout:g}s", now)
         elif exc is not None:
             error = scrub_known(f"{type(exc).__name__}: {exc}")
             result = Result(False, time.perf_counter() - started, error, now)
@@ -131,14 +133,19 @@ def _collect(collector: Collector) -> tuple[list[Metric], float]:
     return families, time.perf_counter() - started
 
 
-class ScrapeCollector:
-    """Adapts a Scraper to prometheus_client's registry, which serves both text formats."""
+class OneScrape:
+    """What one /metrics request encodes: a scrape with its deadline, then the extras.
 
-    def __init__(self, scraper: Scraper) -> None:
+    prometheus_client's encoders only call `collect()`, so a request-sized object lets
+    each request carry its own deadline (Prometheus sends its scrape timeout).
+    """
+
+    def __init__(self, scraper: Scraper, extras: Iterable, timeout: float | None) -> None:
         self.scraper = scraper
-
-    def describe(self) -> Iterable[Metric]:
-        return []  # keeps the registry from scraping at registration time
+        self.extras = extras
+        self.timeout = timeout
 
     def collect(self) -> Iterable[Metric]:
-        return self.scraper.scrape()
+        yield from self.scraper.scrape(self.timeout)
+        for extra in self.extras:
+            yield from extra.collect()

@@ -14,17 +14,18 @@ import html
 import logging
 import socket
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from exporter.collector import Collector
-from exporter.scrape import VERSION, Scraper
+from exporter.scrape import VERSION, OneScrape, Scraper
 from exporter.targets import remember_secret, scrub_known
 
 log = logging.getLogger("painel.exporter.server")
+SEND_MARGIN = 0.1  # seconds kept from Prometheus's scrape timeout to encode and send
 
 
 class Auth:
@@ -64,13 +65,13 @@ class ExporterServer(ThreadingHTTPServer):
         host: str,
         port: int,
         scraper: Scraper,
-        registry: CollectorRegistry,
+        extras: Sequence[object],
         auth: Auth,
     ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
         self.scraper = scraper
-        self.registry = registry
+        self.extras = extras  # collectors outside the scrape, such as process metrics
         self.auth = auth
         super().__init__((host, port), _Handler)
 
@@ -103,8 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _metrics(self) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        scrape = OneScrape(self.server.scraper, self.server.extras, self._deadline())
         try:
-            body = encoder(self.server.registry)
+            body = encoder(scrape)
         except Exception:  # a bug in one family's samples: say so rather than hang up
             log.exception("/metrics could not be encoded")
             self._send(500, b"/metrics failed; see the exporter's log\n", "text/plain")
@@ -114,6 +116,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = gzip.compress(body, compresslevel=1)  # level 1: scrapes are latency-bound
             headers["Content-Encoding"] = "gzip"
         self._send(200, body, content_type, headers)
+
+    def _deadline(self) -> float | None:
+        """Prometheus's own scrape timeout, less time to encode and send, when shorter."""
+        try:
+            given = float(self.headers.get("X-Prometheus-Scrape-Timeout-Seconds", ""))
+        except ValueError:
+            return None
+        return max(0.05, given - SEND_MARGIN) if given > 0 else None
 
     def _send(
         self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None

@@ -39,6 +39,12 @@ def test_hanging_collector_fails_alone_and_recovers(tmp_path_factory, redis_serv
             # the stuck collector is waited on, not started again by every scrape
             assert _threads(exporter.process.pid) <= threads + 1
             assert "did not finish within 0.5s" in exporter.get("/").body
+            # Prometheus's own timeout, when shorter, sets the deadline (less 0.1 s to send)
+            shorter = exporter.get(
+                "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "0.3"}
+            )
+            assert shorter.status == 200 and "node_boot_time_seconds" in shorter.body
+            assert "did not finish within 0.2s" in exporter.get("/").body
         finally:
             redis_server.process.signal(signal.SIGCONT)
         exporter.wait_for(
