@@ -57,6 +57,7 @@ _EXCEPTION_NAME = re.compile(r"([A-Za-z_][\w.]*)")
 # a producer's node name is gen<pid>@host: one per process, so only the host is kept
 _PRODUCER = re.compile(r"gen\d+@(.+)")
 MAX_LABEL_LENGTH = 128
+_BULKY_FIELDS = frozenset({"args", "kwargs", "result", "traceback"})
 
 
 class CappedValues:
@@ -105,7 +106,7 @@ class EventTracker:
         self._task_names = CappedValues(max_task_names)
         self._exceptions = CappedValues(max_exceptions)
         self.queues = CappedValues(max_queues)
-        # name -> queue of its latest task-sent, for tasks whose own task-sent went unseen
+        # (capped) name -> queue of its latest task-sent, for tasks whose own went unseen
         self._queue_of_name: dict[str, str] = {}
         # hostname -> the label sets it has, so that a forgotten worker takes them along
         self._series: dict[str, set[tuple[str, str]]] = {}
@@ -115,7 +116,7 @@ class EventTracker:
         # more processed than at its first heartbeat, and no task event from it, means
         # its task events are off.
         self._processed_at_first: dict[str, int] = {}
-        self._sent_task_events: set[str] = set()
+        self._workers_with_task_events: set[str] = set()
         self.events_received = 0
         self.events_skipped = 0
         self.last_event_at: float | None = None
@@ -161,18 +162,18 @@ class EventTracker:
             self._processed_at_first.setdefault(hostname, event["processed"])
 
     def _task_event(self, kind: str, event: Mapping[str, Any]) -> None:
-        (task, _created), _subject = self._state.event(dict(event))
-        name = task.name
-        if not name:
+        # only names and times are kept: args, results and tracebacks would cost memory
+        slim = {k: v for k, v in event.items() if k not in _BULKY_FIELDS}
+        (task, _created), _subject = self._state.event(slim)
+        if not task.name:
             raise ValueError(f"{kind} for task {event.get('uuid')!r} whose name was never seen")
-        queue = self._queue_for(kind, event, task)
+        name = self._task_names(str(task.name))
+        queue = self._queue_for(kind, event, task, name)
         hostname = _hostname_label(str(event["hostname"]))
+        labels = (name, hostname, queue)
         if kind != "task-sent":
             self._last_seen[hostname] = self._clock()
-            self._sent_task_events.add(hostname)
-        labels = (self._task_names(str(name)), hostname, queue)
-        self._series.setdefault(hostname, set())
-        if kind != "task-sent":
+            self._workers_with_task_events.add(hostname)
             self._start_at_zero(labels)
         if kind == "task-failed":
             exception = self._exceptions(_exception_name(event.get("exception")))
@@ -183,14 +184,14 @@ class EventTracker:
         if kind == "task-succeeded" and isinstance(event.get("runtime"), (int, float)):
             self._runtime.labels(*labels).observe(max(0.0, float(event["runtime"])))
 
-    def _queue_for(self, kind: str, event: Mapping[str, Any], task) -> str:
+    def _queue_for(self, kind: str, event: Mapping[str, Any], task, name: str) -> str:
         queue = event.get("queue") if kind == "task-sent" else None
         if queue:
             queue = self.queues(str(queue))
-            self._queue_of_name[task.name] = queue
+            self._queue_of_name[name] = queue
             task.queue = queue
             return queue
-        known = getattr(task, "queue", None) or self._queue_of_name.get(task.name)
+        known = getattr(task, "queue", None) or self._queue_of_name.get(name)
         return known or self.queues(DEFAULT_QUEUE)
 
     def _start_at_zero(self, labels: tuple[str, str, str]) -> None:
@@ -202,7 +203,7 @@ class EventTracker:
         their own hostname, so a zero there would double the series for nothing.
         """
         name, hostname, queue = labels
-        series = self._series[hostname]
+        series = self._series.setdefault(hostname, set())
         if (name, queue) in series:
             return
         series.add((name, queue))
@@ -250,7 +251,7 @@ class EventTracker:
             log.info("forgetting celery worker %s: silent for %.0f s", hostname, now - seen)
             del self._last_seen[hostname]
             self._processed_at_first.pop(hostname, None)
-            self._sent_task_events.discard(hostname)
+            self._workers_with_task_events.discard(hostname)
             self._state.workers.pop(hostname, None)
             for name, queue in self._series.pop(hostname, ()):
                 for kind, counter in self._counters.items():
@@ -272,7 +273,7 @@ class EventTracker:
                 hostname
                 for hostname, worker in self._state.workers.items()
                 if hostname in self._last_seen
-                and hostname not in self._sent_task_events
+                and hostname not in self._workers_with_task_events
                 and worker.alive
                 and (getattr(worker, "processed", 0) or 0)
                 > self._processed_at_first.get(hostname, 0)
