@@ -305,6 +305,7 @@ class DirectoryReader:
         self.path = path
         self._lock = threading.Lock()
         self._layouts: dict[str, _Layout] = {}
+        self._merged: dict[str, tuple] = {}  # merged file -> generation read at, and its values
         self._groups: dict[str, _Group] = {}
         self._decoded: dict[bytes, tuple] = {}
         self._formatted = _FormattedValues()
@@ -359,6 +360,11 @@ class DirectoryReader:
                 group = self._groups.get(prefix)
                 if group is None:
                     group = self._groups[prefix] = _Group(prefix)
+                unchanged = self._merged.get(path)
+                if pid == files.MERGED_PID and unchanged and unchanged[0] == generation:
+                    # Merged files change only in a merge, which bumps the generation.
+                    read.append((path, group, *unchanged[1:]))
+                    continue
                 try:
                     with files.mapped(path) as (inode, data, used):
                         layout = self._layout(path, inode, data, used, generation)
@@ -371,6 +377,8 @@ class DirectoryReader:
                     self._layouts.pop(path, None)
                     continue
                 read.append((path, group, layout, pid, values, timestamps))
+                if pid == files.MERGED_PID:
+                    self._merged[path] = (generation, layout, pid, values, timestamps)
         for group in self._groups.values():
             mine = [(path, layout, pid) for path, g, layout, pid, *_ in read if g is group]
             group.reset_if_keys_vanished(mine)
@@ -385,9 +393,9 @@ class DirectoryReader:
                 ts = align(timestamps + (-math.inf,))
                 stamps.setdefault(group.prefix, []).append(ts)
         seen = {path for path, *_ in read}
-        for path in list(self._layouts):
-            if path not in seen:
-                del self._layouts[path]
+        for cache in (self._layouts, self._merged):
+            for path in [p for p in cache if p not in seen]:
+                del cache[path]
         for group in self._groups.values():
             group.forget_except(seen)
         return {
