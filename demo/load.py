@@ -26,6 +26,7 @@ import httpx
 HEADER_TENANTS = ("acme", "globex", "initech")
 SUBDOMAIN_TENANT = "umbrella"  # sent as umbrella.localhost, resolved from the Host header
 NO_TENANT = "<none>"
+TENANTS = (*HEADER_TENANTS, SUBDOMAIN_TENANT, NO_TENANT)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Call:
     path: str
     endpoint: str  # the route pattern, as the middleware labels it
     tenant: str  # as the middleware labels it
+    kind: str = ""  # which entry of MIX it comes from
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -46,34 +48,44 @@ def _tenant_headers(tenant: str, port: int | None) -> tuple[tuple[str, str], ...
     return (("X-Tenant-ID", tenant), user)
 
 
-# (weight, method, path template, route pattern); {n} is a number drawn per call.
+# (kind, weight, method, path template, route pattern); {n} is a number drawn per call.
+# The load decides which checkouts fail (?fail=1, one in five), so a run is reproducible.
 MIX = (
-    (30, "GET", "/api/v1/orders/", "/api/v1/orders/"),
-    (20, "GET", "/api/v1/orders/{n}/", "/api/v1/orders/<int:pk>/"),
-    (4, "GET", "/api/v1/orders/{n}00/", "/api/v1/orders/<int:pk>/"),  # beyond 100: a 404
-    (10, "GET", "/api/v1/inventory/", "/api/v1/inventory/"),
-    (10, "POST", "/api/v1/checkout/", "/api/v1/checkout/"),
-    (3, "GET", "/api/v1/reports/revenue/", "/api/v1/reports/<slug:name>/"),
-    (3, "GET", "/api/v1/payments/{n}/refund/", "/api/v1/payments/<int:pk>/refund/"),
-    (6, "POST", "/api/v1/orders/{n}/invoice/", "/api/v1/orders/<int:pk>/invoice/"),
-    (3, "POST", "/api/v1/inventory/sync/", "/api/v1/inventory/sync/"),
-    (3, "POST", "/api/v1/payments/{n}/capture/", "/api/v1/payments/<int:pk>/capture/"),
-    (2, "GET", "/no/such/page/", "<unmatched>"),
+    ("list", 30, "GET", "/api/v1/orders/", "/api/v1/orders/"),
+    ("detail", 20, "GET", "/api/v1/orders/{n}/", "/api/v1/orders/<int:pk>/"),
+    ("missing", 4, "GET", "/api/v1/orders/{n}00/", "/api/v1/orders/<int:pk>/"),  # a 404
+    ("inventory", 10, "GET", "/api/v1/inventory/", "/api/v1/inventory/"),
+    ("checkout", 8, "POST", "/api/v1/checkout/?fail=0", "/api/v1/checkout/"),
+    ("checkout-fails", 2, "POST", "/api/v1/checkout/?fail=1", "/api/v1/checkout/"),
+    ("report", 3, "GET", "/api/v1/reports/revenue/", "/api/v1/reports/<slug:name>/"),
+    ("refund", 3, "GET", "/api/v1/payments/{n}/refund/", "/api/v1/payments/<int:pk>/refund/"),
+    ("invoice", 6, "POST", "/api/v1/orders/{n}/invoice/", "/api/v1/orders/<int:pk>/invoice/"),
+    ("sync", 3, "POST", "/api/v1/inventory/sync/", "/api/v1/inventory/sync/"),
+    ("capture", 3, "POST", "/api/v1/payments/{n}/capture/", "/api/v1/payments/<int:pk>/capture/"),
+    ("unmatched", 2, "GET", "/no/such/page/", "<unmatched>"),
 )
 
 
 def plan(count: int, seed: int = 0, port: int | None = None) -> list[Call]:
     """The same calls for the same count and seed, so a run can be repeated exactly."""
     rng = random.Random(seed)
-    weights = [entry[0] for entry in MIX]
-    tenants = (*HEADER_TENANTS, SUBDOMAIN_TENANT, NO_TENANT)
+    weights = [entry[1] for entry in MIX]
     calls = []
     for _ in range(count):
-        _, method, template, endpoint = rng.choices(MIX, weights=weights)[0]
-        tenant = rng.choice(tenants)
+        kind, _, method, template, endpoint = rng.choices(MIX, weights=weights)[0]
+        tenant = rng.choice(TENANTS)
         path = template.format(n=rng.randint(1, 9))
-        calls.append(Call(method, path, endpoint, tenant, _tenant_headers(tenant, port)))
+        calls.append(Call(method, path, endpoint, tenant, kind, _tenant_headers(tenant, port)))
     return calls
+
+
+def every_kind(port: int | None = None) -> list[Call]:
+    """One call of each kind for each tenant: after it, every series the load touches exists."""
+    return [
+        Call(method, template.format(n=2), endpoint, tenant, kind, _tenant_headers(tenant, port))
+        for kind, _, method, template, endpoint in MIX
+        for tenant in TENANTS
+    ]
 
 
 @dataclass
@@ -81,6 +93,7 @@ class Tally:
     """What was sent and what came back; thread-safe."""
 
     responses: Counter = field(default_factory=Counter)  # (method, endpoint, tenant, status)
+    kinds: Counter = field(default_factory=Counter)  # (kind, status)
     failures: int = 0  # no answer at all (connection refused, timeout)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -90,6 +103,7 @@ class Tally:
                 self.failures += 1
             else:
                 self.responses[(call.method, call.endpoint, call.tenant, status)] += 1
+                self.kinds[(call.kind, status)] += 1
 
     @property
     def sent(self) -> int:

@@ -94,15 +94,16 @@ LOGGING = {
         },
         "console": {"class": "logging.StreamHandler", "formatter": "python"},
     },
+    # Django's, Celery's and the shop's records all reach errors.log through the root.
+    "root": {"handlers": ["console", "errors"], "level": "INFO"},
     "loggers": {
         "painel.slow_requests": {
             "handlers": ["slow_requests"],
             "level": "INFO",
             "propagate": False,
         },
-        "django": {"handlers": ["errors", "console"], "level": "INFO", "propagate": False},
-        # The worker prints through the root logger Celery sets up; only the file is added.
-        "celery": {"handlers": ["errors"], "level": "INFO"},
-        "demo": {"handlers": ["errors", "console"], "level": "INFO", "propagate": False},
     },
 }
+# The worker keeps this configuration instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False

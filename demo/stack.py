@@ -181,7 +181,13 @@ class Stack:
         )
         self.components = [
             self._server("redis", self.redis),
-            self._server("cache", self.cache),
+            Component(
+                "cache",
+                self.start_cache,
+                self.cache.stop,
+                lambda: self.cache.process.alive(),
+                lambda: self.cache.process.tail(),
+            ),
             self._managed(self.app, self.start_app),
             self._managed(self.celery, self.start_celery),
             self._managed(self.exporter, self.start_exporter),
@@ -246,6 +252,13 @@ class Stack:
         }
 
     # --- start and stop --------------------------------------------------------------
+
+    def start_cache(self) -> None:
+        self.cache.start()
+        # A cache evicts instead of refusing writes (as in docker-compose.yml).
+        client = self.cache.client()
+        client.config_set("maxmemory", "128mb")
+        client.config_set("maxmemory-policy", "allkeys-lru")
 
     def start_app(self) -> None:
         # Files left by an earlier run would be added into this one's counters.

@@ -1,0 +1,200 @@
+"""docker-compose.yml: valid, every file it mounts or builds exists, the pieces agree.
+
+There is no Docker engine where the suite runs; `docker compose config` is run when the
+Compose CLI is there, and the checks below run always: they read the file as Compose does
+and hold it against the repository (prometheus.yml, Grafana provisioning, exporter flags).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from demo.stack import Stack
+from exporter import collectors
+from exporter.config import build_parser, env_name
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+EXPECTED_SERVICES = {
+    "redis", "cache", "app", "celery", "exporter", "load", "prometheus", "alertmanager", "grafana",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def bind_mounts(service: dict) -> list[tuple[Path, str]]:
+    """(host path, container path) of every bind mount (short syntax, ./ or / sources)."""
+    mounts = []
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith((".", "/")):
+            mounts.append(((REPO / source).resolve(), target))
+    return mounts
+
+
+def container_path(service: dict, host_path: Path) -> str | None:
+    """Where `host_path` appears inside the container, if some bind mount holds it."""
+    for source, target in bind_mounts(service):
+        if host_path == source or source in host_path.parents:
+            return (
+                target + "/" + str(host_path.relative_to(source)) if host_path != source else target
+            )
+    return None
+
+
+def command_args(service: dict) -> list[str]:
+    command = service.get("command", [])
+    return command.split() if isinstance(command, str) else [str(c) for c in command]
+
+
+def test_compose_has_every_service_of_the_stack(services):
+    assert set(services) == EXPECTED_SERVICES
+
+
+def test_docker_compose_config_accepts_the_file_when_the_cli_is_there():
+    """The Compose CLI's own validation; without the CLI, the structural tests stand alone."""
+    cli = None
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        cli = ["docker", "compose"]
+    elif shutil.which("docker-compose"):
+        cli = ["docker-compose"]
+    if cli is None:
+        pytest.skip("no Docker Compose CLI on this machine; the YAML checks below still run")
+    done = subprocess.run(
+        [*cli, "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GRAFANA_ADMIN_PASSWORD": "test-only"},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_file_compose_mounts_or_builds_exists(services, compose):
+    named = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                assert (REPO / source).exists(), f"{name} mounts {source}, which does not exist"
+            else:
+                assert source in named, f"{name} uses volume {source!r}, not declared"
+        build = service.get("build")
+        if build:
+            context = REPO / build["context"]
+            dockerfile = context / build.get("dockerfile", "Dockerfile")
+            assert dockerfile.is_file(), f"{name} builds from {dockerfile}, which does not exist"
+            for line in dockerfile.read_text().splitlines():
+                if line.startswith("COPY "):
+                    for source in line.split()[1:-1]:
+                        assert (context / source).exists(), f"{dockerfile}: COPY {source}"
+
+
+def test_prometheus_scrapes_compose_services_on_the_ports_they_listen_on(services):
+    prom = services["prometheus"]
+    args = command_args(prom)
+    assert "--storage.tsdb.retention.time=7d" in args
+    assert "--enable-feature=exemplar-storage" in args
+    config_in_container = next(a.split("=", 1)[1] for a in args if a.startswith("--config.file="))
+    config_host = REPO / "prometheus" / "prometheus.yml"
+    assert container_path(prom, config_host) == config_in_container
+
+    config = yaml.safe_load(config_host.read_text())
+    # Rule files are relative to the config file: the rules must be mounted beside it.
+    config_dir = config_in_container.rsplit("/", 1)[0]
+    rules_target = container_path(prom, REPO / "prometheus" / "rules")
+    assert rules_target is not None, "prometheus/rules is not mounted"
+    for pattern in config["rule_files"]:
+        assert f"{config_dir}/{pattern}".startswith(rules_target + "/"), pattern
+
+    listening = {
+        "app": re.search(r"--bind=[\d.]+:(\d+)", " ".join(command_args(services["app"])))[1],
+        "exporter": services["exporter"]["environment"]["PAINEL_EXPORTER_LISTEN"].split(":")[-1],
+        "alertmanager": "9093",
+    }
+    targets = [
+        t
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for t in static["targets"]
+    ]
+    targets += config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    for target in targets:
+        host, port = target.split(":")
+        assert host in services, f"prometheus.yml targets {target}: no such compose service"
+        assert listening[host] == port, f"{target}: {host} listens on {listening[host]}"
+
+
+def test_published_ports_are_local_and_distinct(services):
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert all(p.startswith("127.0.0.1:") for p in published), published
+    host_ports = [p.split(":")[1] for p in published]
+    assert len(host_ports) == len(set(host_ports)), host_ports
+
+
+def test_app_runs_gunicorn_with_multiprocess_metrics_and_celery_sends_events(services):
+    app = services["app"]
+    args = command_args(app)
+    assert args[0] == "gunicorn" and "python:django_middleware.gunicorn" in args
+    multiproc = app["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert any(t.split(":")[0] == multiproc for t in app.get("tmpfs", [])), "no tmpfs for metrics"
+    assert "-E" in command_args(services["celery"])
+    load = command_args(services["load"])
+    assert load[:3] == ["python", "-m", "demo.load"]
+    assert any(a.startswith("--requests=") for a in load)
+    assert any(a.startswith("--duration=") for a in load)
+
+
+def test_grafana_gets_its_password_from_the_environment_and_the_provisioning(services):
+    grafana = services["grafana"]
+    password = grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert re.fullmatch(r"\$\{[A-Z_]+:\?.+\}", password), "the password must come from the env"
+    assert container_path(grafana, REPO / "grafana" / "provisioning") == "/etc/grafana/provisioning"
+    # Every dashboards provider reads a folder that is mounted from grafana/dashboards.
+    providers = sorted((REPO / "grafana" / "provisioning").glob("dashboards/*.y*ml"))
+    assert providers, "grafana/provisioning/dashboards/ has no provider file"
+    dashboards_target = container_path(grafana, REPO / "grafana" / "dashboards")
+    for provider_file in providers:
+        for provider in yaml.safe_load(provider_file.read_text())["providers"]:
+            assert provider["options"]["path"] == dashboards_target, provider_file
+    datasources = sorted((REPO / "grafana" / "provisioning").glob("datasources/*.y*ml"))
+    urls = [d["url"] for f in datasources for d in yaml.safe_load(f.read_text())["datasources"]]
+    assert "http://prometheus:9090" in urls, urls
+
+
+def exporter_env_names() -> set[str]:
+    parser = build_parser(collectors.modules())
+    return {
+        env_name(option)
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+
+
+def test_exporter_settings_name_real_flags(services, tmp_path):
+    """A misspelt PAINEL_EXPORTER_* variable would be ignored silently: hold both lists
+    (compose and the local stack) against the exporter's own flags."""
+    known = exporter_env_names()
+    compose_env = {k for k in services["exporter"]["environment"] if k.startswith("PAINEL_")}
+    stack_env = {k for k in Stack(tmp_path).exporter_env() if k.startswith("PAINEL_")}
+    assert compose_env - known == set()
+    assert stack_env - known == set()
+    assert compose_env - {"PAINEL_EXPORTER_LISTEN"} == stack_env

@@ -1,0 +1,413 @@
+"""The whole stack, end to end, and every panel of every dashboard against it.
+
+One stack for the module (demo/stack.py, as scripts/stack.sh runs it, on free ports):
+redis-server (broker) and another (cache), the demo app under gunicorn with 2 workers,
+a Celery worker with events, painel-exporter, Alertmanager, and Prometheus with the
+repository's rules, scraping and evaluating every second. Alert rules are loaded from a
+rewritten copy whose `for:` is 1s (tests/support/prometheus.py), so an alert fires in
+seconds instead of minutes; nothing else in the rules changes.
+
+The load has two parts:
+1. one call of every kind for every tenant, before Prometheus starts: every series the
+   load touches then exists in Prometheus' first scrape, so `increase()` in a panel counts
+   every later request (a series' first sample has no increase before it);
+2. a fixed, seeded plan of calls (demo.load.plan), tallied by what came back.
+Totals are compared exactly with the raw counters; panels that show `increase()` over a
+window are compared with the calls of part 2, allowing Prometheus' documented
+extrapolation at both ends of the data (at most 1.1 scrape intervals each).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from demo import load
+from demo.stack import Stack
+from grafana.generate import BOARDS, render
+from grafana.queries import PanelQuery, TimeRange, iter_panel_queries, parse_duration
+from tests.e2e import yesterday
+from tests.support.exporter import Scrape
+
+pytestmark = pytest.mark.slow
+
+PLAN_CALLS = 240
+PLAN_SEED = 20
+SCRAPE_SECONDS = 1
+# increase() extrapolates the data by up to 1.1 average sample intervals at each end.
+EXTRAPOLATION_INTERVALS = 2 * 1.1
+REPORT = "/api/v1/reports/<slug:name>/"
+
+
+@dataclass
+class Run:
+    stack: Stack
+    warmup: load.Tally
+    sent: load.Tally  # part 2, the plan
+    cache_hits: int  # keyspace hits on the cache server during part 2 (its INFO)
+    keyspace: KeyspaceSampler  # the cache server's own counters over time
+    load_end: float  # when the last call of part 2 was answered
+
+    @property
+    def prometheus(self):
+        return self.stack.prometheus
+
+    def samples_per_series(self) -> int:
+        """How many samples each series of the load has: all began at the first scrape."""
+        return int(self.prometheus.value('min(count_over_time(up{job="django"}[1h]))'))
+
+
+def exporter_scrape(stack: Stack) -> Scrape:
+    return Scrape(httpx.get(f"{stack.url('exporter')}/metrics", timeout=10).text)
+
+
+def task_totals(tally: load.Tally) -> dict[str, int]:
+    """What the worker must have done for the calls that queued tasks (202)."""
+    invoices = tally.kinds[("invoice", 202)]
+    captures = tally.kinds[("capture", 202)]
+    syncs = tally.kinds[("sync", 202)]
+    return {
+        "succeeded": invoices + captures,
+        "failed": syncs,
+        "retried": 2 * captures,  # demo.tasks.CAPTURE_DECLINES
+        "processed": invoices + captures + syncs,
+    }
+
+
+def error_records(tally: load.Tally) -> int:
+    """Log records at ERROR the calls cause: Django's 'Internal Server Error' for every 500,
+    the shop's own line for a failed checkout, Celery's for a failed task."""
+    return (
+        tally.count(status=500)
+        + tally.kinds[("checkout-fails", 500)]
+        + task_totals(tally)["failed"]
+    )
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last is True:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{what}: still not so after {timeout}s ({last})")
+
+
+def exporter_has(stack: Stack, tasks: dict[str, int], errors: int):
+    def check():
+        scrape = exporter_scrape(stack)
+        got = {
+            kind: sum(v for _, v in scrape.samples(f"celery_task_{kind}_total"))
+            for kind in ("succeeded", "failed", "retried")
+        }
+        got["errors"] = sum(
+            v for _, v in scrape.samples("log_messages_total", level="error", log="errors")
+        )
+        want = {k: tasks[k] for k in ("succeeded", "failed", "retried")} | {"errors": errors}
+        return got == want or f"exporter has {got}, expected {want}"
+
+    return check
+
+
+def keyspace(stack: Stack) -> tuple[int, int]:
+    info = stack.cache.client().info("stats")
+    return info["keyspace_hits"], info["keyspace_misses"]
+
+
+class KeyspaceSampler:
+    """The cache server's keyspace hits and misses as it counts them, every 0.2 s."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.samples: list[tuple[float, int, int]] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.2):
+            self.samples.append((time.time(), *keyspace(self.stack)))
+
+    def at(self, when: float) -> tuple[int, int]:
+        return next((h, m) for t, h, m in reversed(self.samples) if t <= when)
+
+    def hit_ratio(self, start: float, end: float) -> float:
+        (h0, m0), (h1, m1) = self.at(start), self.at(end)
+        return (h1 - h0) / ((h1 - h0) + (m1 - m0))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("e2e")
+    stack = Stack(
+        workdir,
+        scrape_interval=f"{SCRAPE_SECONDS}s",
+        alert_for="1s",
+        probe_interval=1.0,
+    )
+    port = stack.ports["app"]
+    sampler = None
+    try:
+        stack.start(only={"redis", "cache", "app", "celery", "exporter", "alertmanager"})
+        sampler = KeyspaceSampler(stack)
+        warmup = load.run(stack.url("app"), load.every_kind(port), duration=120, concurrency=4)
+        assert warmup.failures == 0
+        wait_for(
+            exporter_has(stack, task_totals(warmup), error_records(warmup)),
+            60,
+            "the exporter saw the warm-up's tasks and log records",
+        )
+
+        now = time.time()
+        stack.prometheus.backfill(yesterday.app_openmetrics(stack.addr("app"), now))
+        stack.start()  # Prometheus: its first scrape holds every series of the load
+        yesterday.backfill_recording_rules(stack.prometheus, now)
+        prometheus = stack.prometheus
+        prometheus.wait_until(
+            lambda: (prometheus.value('min(count_over_time(up{job="django"}[1m]))') or 0) >= 3,
+            what="three scrapes after the restart",
+        )
+
+        hits_before, _ = keyspace(stack)
+        sent = load.run(
+            stack.url("app"),
+            load.plan(PLAN_CALLS, PLAN_SEED, port),
+            duration=180,
+            concurrency=4,
+        )
+        assert sent.failures == 0 and sent.sent == PLAN_CALLS
+        load_end = time.time()
+        hits_after, _ = keyspace(stack)
+
+        total = warmup.sent + sent.sent
+        tasks = {k: task_totals(warmup)[k] + task_totals(sent)[k] for k in task_totals(sent)}
+        wait_for(
+            exporter_has(stack, tasks, error_records(warmup) + error_records(sent)),
+            60,
+            "the exporter saw every task and log record",
+        )
+        prometheus.wait_until(
+            lambda: (
+                prometheus.value("sum(django_http_requests_total)") == total
+                and prometheus.value("sum(celery_task_succeeded_total)") == tasks["succeeded"]
+                and prometheus.value("sum(celery_task_failed_total)") == tasks["failed"]
+            ),
+            what="Prometheus scraped the last request and task",
+        )
+        time.sleep(2 * SCRAPE_SECONDS)  # rules evaluated on the final samples
+        yield Run(
+            stack,
+            warmup,
+            sent,
+            hits_after - hits_before,
+            sampler,
+            load_end,
+        )
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        stack.stop()
+
+
+def dashboards() -> list[dict]:
+    """Every dashboard as Grafana gets it (tests/grafana holds grafana/dashboards/ equal)."""
+    return [render(build) for build in BOARDS.values()]
+
+
+def time_range(dashboard: dict) -> TimeRange:
+    seconds = int(parse_duration(dashboard.get("time", {}).get("from", "now-6h")))
+    return TimeRange(range_seconds=seconds, scrape_interval_seconds=SCRAPE_SECONDS)
+
+
+def panel_queries() -> list[PanelQuery]:
+    return [q for d in dashboards() for q in iter_panel_queries(d, time_range=time_range(d))]
+
+
+def panel_query(dashboard_uid: str, title_start: str, ref_id: str) -> str:
+    board = next(d for d in dashboards() if d["uid"] == dashboard_uid)
+    for query in iter_panel_queries(board, time_range=time_range(board)):
+        if query.panel.startswith(title_start) and query.ref_id == ref_id:
+            return query.expr
+    raise AssertionError(f"{dashboard_uid} has no panel {title_start!r} with query {ref_id}")
+
+
+def assert_counted(value: float | None, expected: int, run: Run, what: str) -> None:
+    """`value` is an increase() over a window holding all of part 2: `expected` plus at most
+    Prometheus' extrapolation beyond the first and last samples, 1.1 average intervals
+    each, which is 2.2 / (samples - 1) of the increase."""
+    assert value is not None, f"{what}: no data"
+    upper = expected * (1 + EXTRAPOLATION_INTERVALS / (run.samples_per_series() - 1))
+    assert expected - 1e-9 <= value <= upper + 1e-9, f"{what}: {value}, sent {expected}"
+
+
+# --- every panel -------------------------------------------------------------------------
+
+
+def test_every_query_of_every_panel_returns_data(run):
+    empty = []
+    for query in panel_queries():
+        if not run.prometheus.query(query.expr):
+            empty.append(f"{query.dashboard} / {query.panel} [{query.ref_id}]: {query.expr}")
+    assert not empty, "panels without data:\n" + "\n".join(empty)
+
+
+# --- the numbers match what was sent ------------------------------------------------------
+
+
+def test_requests_per_endpoint_and_tenant_match_what_was_sent(run):
+    counted = {
+        (r["metric"]["endpoint"], r["metric"]["tenant"]): float(r["value"][1])
+        for r in run.prometheus.query("sum by (endpoint, tenant) (django_http_requests_total)")
+    }
+    sent: dict[tuple[str, str], int] = {}
+    for tally in (run.warmup, run.sent):
+        for (_, endpoint, tenant, _), n in tally.responses.items():
+            sent[(endpoint, tenant)] = sent.get((endpoint, tenant), 0) + n
+    assert counted == sent
+
+
+def test_most_accessed_endpoints_panel_counts_the_plans_requests(run):
+    expr = panel_query("painel-requests", "10 most accessed endpoints", "A")
+    rows = run.prometheus.query(expr)
+    assert len(rows) == 10
+    for row in rows:
+        labels = row["metric"]
+        expected = run.sent.count(endpoint=labels["endpoint"], method=labels["method"])
+        assert_counted(float(row["value"][1]), expected, run, f"requests to {labels}")
+
+
+def test_slow_requests_are_every_report_and_the_slowest_table_shows_them(run):
+    for tenant in load.TENANTS:
+        reports = run.warmup.count(endpoint=REPORT, tenant=tenant) + run.sent.count(
+            endpoint=REPORT, tenant=tenant
+        )
+        slow = run.prometheus.value(
+            f'sum(django_http_slow_requests_total{{endpoint="{REPORT}", tenant="{tenant}"}})'
+        )
+        assert slow == reports, f"slow reports of {tenant}"
+    expr = panel_query("painel-requests", "10 slowest endpoints", "B")
+    slow_rows = {
+        r["metric"]["tenant"]: float(r["value"][1])
+        for r in run.prometheus.query(expr)
+        if r["metric"]["endpoint"] == REPORT
+    }
+    for tenant, value in slow_rows.items():
+        assert_counted(value, run.sent.count(endpoint=REPORT, tenant=tenant), run, tenant)
+    assert slow_rows, "no report among the 10 slowest endpoints"
+
+    table = run.prometheus.query(panel_query("painel-requests", "Slowest requests", "A"))
+    assert len(table) == 10
+    for row in table:
+        assert float(row["value"][1]) >= 0.5
+        assert row["metric"]["request_id"]
+
+
+def test_errors_per_hour_match_the_server_errors_and_error_records_sent(run):
+    server_errors = run.prometheus.value(panel_query("painel-errors", "Errors per hour", "A"))
+    assert_counted(server_errors, run.sent.count(status=500), run, "5xx per hour")
+    records = run.prometheus.value(panel_query("painel-errors", "Errors per hour", "B"))
+    assert_counted(records, error_records(run.sent), run, "ERROR records per hour")
+
+
+def test_exception_types_are_the_ones_raised(run):
+    raised = run.prometheus.query("sum by (exception) (django_http_exceptions_total)")
+    refunds = run.warmup.kinds[("refund", 500)] + run.sent.kinds[("refund", 500)]
+    # A view's Http404 is an exception too (resolver 404s of unmatched paths are not).
+    missing = run.warmup.kinds[("missing", 404)] + run.sent.kinds[("missing", 404)]
+    assert {r["metric"]["exception"]: float(r["value"][1]) for r in raised} == {
+        "demo.errors.PaymentGatewayError": refunds,
+        "django.http.response.Http404": missing,
+    }
+    logged = {
+        r["metric"]["exception"]: float(r["value"][1])
+        for r in run.prometheus.query('sum by (exception) (log_exceptions_total{log="errors"})')
+    }
+    assert any(name.endswith("PaymentGatewayError") and n == refunds for name, n in logged.items())
+    syncs = task_totals(run.warmup)["failed"] + task_totals(run.sent)["failed"]
+    assert any(name.endswith("InventorySyncError") and n == syncs for name, n in logged.items())
+
+
+def test_celery_processed_and_failed_match_the_tasks_queued(run):
+    tasks = task_totals(run.sent)
+    processed = run.prometheus.value(panel_query("painel-redis-celery", "Processed", "A"))
+    assert_counted(processed, tasks["processed"], run, "processed in the last hour")
+    failed = run.prometheus.value(panel_query("painel-redis-celery", "Failed", "A"))
+    assert_counted(failed, tasks["failed"], run, "failed in the last hour")
+    by_exception = run.prometheus.query("sum by (name, exception) (celery_task_failed_total > 0)")
+    assert [r["metric"] for r in by_exception] == [
+        {"name": "demo.tasks.sync_inventory", "exception": "InventorySyncError"}
+    ]
+
+
+def test_redis_hit_ratio_is_the_caches(run):
+    # Every cached order list was read from the cache in part 2: as many hits as lists.
+    assert run.cache_hits == run.sent.count(endpoint="/api/v1/orders/")
+    # The panel as it looked just after the load, against the cache server's own counters.
+    expr = panel_query("painel-redis-celery", "Keyspace hit rate", "A")
+    window = int(re.search(r"\[(\d+)s\]", expr)[1])
+    at = run.load_end + 2 * SCRAPE_SECONDS
+    ratios = {r["metric"]["addr"]: float(r["value"][1]) for r in run.prometheus.query(expr, at)}
+    cache_addr = run.stack.addr("cache")
+    assert set(ratios) == {run.stack.addr("redis"), cache_addr}
+    # The window holds the scrapes from the first to the last sample in it: compare the
+    # server's own counts between those two moments.
+    scraped = run.prometheus.query(
+        f'redis_keyspace_hits_total{{addr="{cache_addr}"}}[{window}s]', at
+    )
+    first, last = scraped[0]["values"][0][0], scraped[0]["values"][-1][0]
+    expected = run.keyspace.hit_ratio(first, last)
+    assert math.isclose(ratios[cache_addr], expected, abs_tol=0.05), (ratios, expected)
+
+
+def test_day_over_day_panels_find_yesterday_in_the_backfilled_blocks(run):
+    requests_yesterday = run.prometheus.value(
+        panel_query("painel-health", "Requests per second", "B")
+    )
+    assert requests_yesterday == pytest.approx(yesterday.expected_yesterday_rate())
+    errors_yesterday = run.prometheus.value(
+        panel_query("painel-health", "Server errors per second", "B")
+    )
+    assert errors_yesterday == pytest.approx(yesterday.expected_yesterday_rate(status_class="5"))
+    for title in ("Requests per second", "Server errors", "p95", "Average response time"):
+        change = run.prometheus.query(panel_query("painel-health", title, "C"))
+        assert len(change) == 1 and change[0]["metric"]["direction"] in ("▲", "▼"), title
+
+
+# --- alerts (last: it stops the app) ------------------------------------------------------
+
+
+def test_zz_health_alert_fires_when_the_app_stops_and_resolves_when_it_is_back(run):
+    prometheus = run.prometheus
+    assert "firing" not in prometheus.alert_states("HealthCheckFailing")
+    run.stack.stop_component("app")
+    prometheus.wait_until(
+        lambda: "firing" in prometheus.alert_states("HealthCheckFailing"),
+        timeout=60,
+        what="HealthCheckFailing fires",
+    )
+    prometheus.wait_until(
+        lambda: any(
+            a["labels"]["alertname"] == "HealthCheckFailing"
+            for a in run.stack.alertmanager.alerts()
+        ),
+        timeout=30,
+        what="Alertmanager received HealthCheckFailing",
+    )
+    run.stack.start(only={"app"})
+    prometheus.wait_until(
+        lambda: not prometheus.alert_states("HealthCheckFailing"),
+        timeout=60,
+        what="HealthCheckFailing resolves",
+    )
