@@ -1,16 +1,11 @@
-"""The metrics a query or rule may use: catalog.known_metrics(), which reads the README.
-
-While the other parts of painel are still documenting their metrics, the names of the
-shared contract that the README lacks are added with a warning, so that the missing rows
-show in the test report instead of failing the dashboards for someone else's table.
-"""
+"""The metrics a query or rule may use: catalog.known_metrics(), which reads the README,
+and the shared contract's names, which the README must document."""
 
 from __future__ import annotations
 
 import functools
-import warnings
 
-from grafana.catalog import expand_histograms, known_metrics
+from grafana.catalog import known_metrics
 
 # The shared contract's metric names (the issue texts), by type.
 CONTRACT = {
@@ -48,11 +43,4 @@ CONTRACT = {
 
 @functools.cache
 def published_metrics() -> dict[str, str]:
-    known = known_metrics()
-    contract = {name: kind for kind, names in CONTRACT.items() for name in names}
-    missing = {name: kind for name, kind in contract.items() if name not in known}
-    if missing:
-        warnings.warn(
-            f"README Metrics tables lack contract metrics: {sorted(missing)}", stacklevel=2
-        )
-    return {**expand_histograms(missing), **known}
+    return known_metrics()

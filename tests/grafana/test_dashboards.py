@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grafana.catalog import readme_metrics
 from grafana.generate import DASHBOARDS_DIR, rendered
 from grafana.lint import lint
 from grafana.promql import metric_names, selectors
 from grafana.queries import TimeRange, iter_panel_queries, iter_panels, query_variable_selectors
-from tests.grafana.published import published_metrics
+from tests.grafana.published import CONTRACT, published_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 PROVISIONING = REPO / "grafana" / "provisioning"
@@ -200,3 +201,10 @@ def test_compose_mounts_the_dashboards_where_the_provider_reads_them():
     providers = yaml.safe_load((PROVISIONING / "dashboards" / "painel.yml").read_text())
     assert mounts["./grafana/dashboards"] == providers["providers"][0]["options"]["path"]
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+def test_the_readme_documents_every_metric_of_the_shared_contract_with_its_type():
+    documented = readme_metrics()
+    for kind, names in CONTRACT.items():
+        for name in names:
+            assert documented.get(name) == kind, f"{name}: README says {documented.get(name)}"
