@@ -8,4 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
 
 app = Celery("demo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The tasks module is imported by the views (web) and here (worker): the tasks bind to this app.
 app.autodiscover_tasks()
