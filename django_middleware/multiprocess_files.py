@@ -112,6 +112,17 @@ def parse_layout(
     return keys, words
 
 
+def decode_key(key: bytes) -> tuple[str, str, dict[str, str], str]:
+    """(metric name, sample name, labels, help) from prometheus_client's JSON key."""
+    try:
+        metric_name, name, labels, documentation = json.loads(key)
+        if not isinstance(labels, dict):
+            raise TypeError("labels are not an object")
+    except (ValueError, TypeError) as exc:
+        raise CorruptFile(f"key {key[:80]!r} is not a metric key: {exc}") from exc
+    return metric_name, name, labels, documentation
+
+
 def read_entries(path: str) -> dict[bytes, tuple[float, float]]:
     """Every key of a file with its (value, timestamp); used by merges, not by scrapes."""
     data = read_used(path)

@@ -84,7 +84,9 @@ def merge_claimed(path: str) -> None:
         for name in pending:
             try:
                 dead = files.read_entries(os.path.join(path, name))
-            except (files.CorruptFile, UnicodeDecodeError) as exc:
+                for key in dead.keys() - entries.keys():
+                    files.decode_key(key)  # a bad key would spoil the merged file for good
+            except files.CorruptFile as exc:
                 _set_aside(path, name, exc)
                 continue
             for key, value in dead.items():

@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-import json
 import logging
 import math
 import mmap
@@ -346,8 +345,7 @@ class DirectoryReader:
     def _decode(self, key: bytes) -> tuple:
         decoded = self._decoded.get(key)
         if decoded is None:
-            metric_name, name, labels, documentation = json.loads(key)
-            decoded = self._decoded[key] = (metric_name, name, labels, documentation)
+            decoded = self._decoded[key] = files.decode_key(key)
         return decoded
 
     def _read(self) -> dict[str, list[float]]:

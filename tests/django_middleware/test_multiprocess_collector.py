@@ -8,6 +8,7 @@ import logging
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 
+from django_middleware import multiprocess_files as files
 from django_middleware.multiprocess import (
     MultiProcessCollector,
     choose_encoder,
@@ -34,6 +35,14 @@ def late(samples: dict) -> dict[str, float]:
         for (name, labels), value in samples.items()
         if name == "app_late_total"
     }
+
+
+def unreadable(stage: str) -> float:
+    """This process's count of skipped files (the test process runs without multiprocess)."""
+    return (
+        REGISTRY.get_sample_value("painel_multiprocess_unreadable_files_total", {"stage": stage})
+        or 0.0
+    )
 
 
 def test_new_series_and_new_counts_in_live_files_show_at_the_next_scrape(tmp_path):
@@ -77,29 +86,26 @@ def test_an_unreadable_file_is_skipped_logged_and_counted(tmp_path, caplog):
     (dead,) = run_dead_workers(tmp_path, first=0, count=1)
     garbage_pid = dead + 100_000  # no such process: pids stop well below this on Linux
     (tmp_path / f"counter_{garbage_pid}.db").write_bytes(b"\xff\x00\x00\x7f" + b"\x01" * 60)
-    skipped = REGISTRY.get_sample_value(
-        "painel_multiprocess_unreadable_files_total", {"stage": "scrape"}
-    )
+    # Well formed, but its key is not prometheus_client's [metric, sample, labels, help].
+    not_a_key = files.encode({b'{"metric": 1}': (5.0, 0.0)}, journal=[])
+    (tmp_path / f"histogram_{garbage_pid}.db").write_bytes(not_a_key)
+    skipped, set_aside = unreadable("scrape"), unreadable("merge")
     with caplog.at_level(logging.ERROR, logger="painel.multiprocess"):
         ours = scrape_ours(tmp_path)
     assert ours == expected({str(dead): 0}, merged=[])
     assert f"counter_{garbage_pid}.db" in caplog.text
-    assert (
-        REGISTRY.get_sample_value("painel_multiprocess_unreadable_files_total", {"stage": "scrape"})
-        == (skipped or 0) + 1
-    )
+    assert f"histogram_{garbage_pid}.db" in caplog.text
+    assert unreadable("scrape") == skipped + 2
 
     # A merge sets such a file aside for good instead of failing every time.
     mark_process_dead(garbage_pid, str(tmp_path))
     mark_process_dead(dead, str(tmp_path))
     assert scrape_ours(tmp_path) == expected({}, merged=[0])
-    assert [p.name.split(".")[0] for p in tmp_path.glob("*.unreadable")] == [
-        f"counter_{garbage_pid}"
+    assert sorted(p.name.split(".")[0] for p in tmp_path.glob("*.unreadable")) == [
+        f"counter_{garbage_pid}",
+        f"histogram_{garbage_pid}",
     ]
-    assert (
-        REGISTRY.get_sample_value("painel_multiprocess_unreadable_files_total", {"stage": "merge"})
-        >= 1
-    )
+    assert unreadable("merge") == set_aside + 2
 
 
 def test_other_collectors_and_openmetrics_keep_working(tmp_path):
