@@ -1,8 +1,9 @@
 """docker-compose.yml: valid, every file it mounts or builds exists, the pieces agree.
 
-There is no Docker engine where the suite runs; `docker compose config` is run when the
-Compose CLI is there, and the checks below run always: they read the file as Compose does
-and hold it against the repository (prometheus.yml, Grafana provisioning, exporter flags).
+There is no Docker engine where the suite runs: a spec-compliant parser (compose-spec)
+validates the file, `docker compose config` too when the Compose CLI is there, and the
+checks below hold it against the repository (prometheus.yml, Grafana provisioning,
+exporter flags).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from compose_spec import PyCompose
 
 from demo.stack import Stack
 from exporter import collectors
@@ -64,6 +66,16 @@ def command_args(service: dict) -> list[str]:
 
 def test_compose_has_every_service_of_the_stack(services):
     assert set(services) == EXPECTED_SERVICES
+
+
+def test_the_file_follows_the_compose_specification(compose):
+    """compose-spec (the compose_spec Rust crate) rejects unknown keys and malformed values.
+
+    It reads YAML without merge keys, so it gets the file as Compose sees it after
+    PyYAML resolved the `<<: *python` merges; `x-` extension fields are dropped likewise.
+    """
+    resolved = {k: v for k, v in compose.items() if not k.startswith("x-")}
+    PyCompose.from_yaml(yaml.safe_dump(resolved))  # raises ValueError saying what is wrong
 
 
 def test_docker_compose_config_accepts_the_file_when_the_cli_is_there():
