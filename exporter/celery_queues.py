@@ -1,4 +1,6 @@
-"""How many messages wait in each Celery queue on a Redis broker, computed as Flower does.
+"""How many messages wait in each Celery queue, read from the broker at scrape time.
+
+Redis, computed as Flower does:
 
 Kombu's Redis transport keeps a queue as one list per priority step: `queue` for the
 lowest step and `queue<sep><step>` for the others (sep "\\x06\\x16", steps 0 3 6 9 by
@@ -6,13 +8,20 @@ default), every key behind the transport's `global_keyprefix`. celery-exporter r
 the first list (LLEN queue), so messages sent with a priority, or behind a key prefix,
 went uncounted; the length here is the sum over all steps, read in one pipelined round
 trip with short timeouts so that a scrape never waits long on a broker that hangs.
+
+AMQP (RabbitMQ): a passive queue.declare per queue, whose answer counts the messages
+ready in the queue, every priority included.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
 import redis
+from amqp.exceptions import AMQPError, NotFound
+from kombu import Connection
+from kombu.exceptions import OperationalError
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -21,10 +30,17 @@ DEFAULT_PRIORITY_STEPS = tuple(PRIORITY_STEPS)
 DEFAULT_SEP = Channel.sep
 TIMEOUT_SECONDS = 0.3
 REDIS_SCHEMES = ("redis", "rediss", "redis+socket", "unix")
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+# what reading the lengths raises when the broker is down, hangs or refuses us
+READ_ERRORS = (redis.RedisError, OSError, AMQPError, OperationalError)
 
 
 def is_redis_url(url: str) -> bool:
     return url.partition("://")[0] in REDIS_SCHEMES
+
+
+def is_amqp_url(url: str) -> bool:
+    return url.partition("://")[0] in AMQP_SCHEMES
 
 
 def queue_keys(
@@ -67,3 +83,50 @@ class RedisQueueLengths:
 
     def close(self) -> None:
         self._client.close()
+
+
+class AmqpQueueLengths:
+    """Queue lengths on an AMQP broker; the connection is kept and made again after errors."""
+
+    def __init__(self, broker_url: str) -> None:
+        self.broker_url = broker_url
+        self._connection: Connection | None = None
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(
+                self.broker_url,
+                connect_timeout=TIMEOUT_SECONDS,
+                transport_options={
+                    "read_timeout": TIMEOUT_SECONDS,
+                    "write_timeout": TIMEOUT_SECONDS,
+                },
+            )
+        return self._connection
+
+    def lengths(self, queues: Iterable[str]) -> dict[str, int]:
+        """queue -> messages ready; a queue the broker does not have reads 0.
+
+        Raises one of READ_ERRORS when the broker does not answer.
+        """
+        connection = self._connect()
+        try:
+            counts = {}
+            channel = connection.channel()
+            for queue in queues:
+                try:
+                    counts[queue] = channel.queue_declare(queue, passive=True).message_count
+                except NotFound:  # the broker closed the channel: the next queue needs one
+                    counts[queue] = 0
+                    channel = connection.channel()
+            channel.close()
+            return counts
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):  # closing a dead connection may raise
+                self._connection.close()
+            self._connection = None

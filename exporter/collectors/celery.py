@@ -15,13 +15,19 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import redis
 from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter.celery_events import EventReceiver
-from exporter.celery_queues import DEFAULT_PRIORITY_STEPS, RedisQueueLengths, is_redis_url
+from exporter.celery_queues import (
+    DEFAULT_PRIORITY_STEPS,
+    READ_ERRORS,
+    AmqpQueueLengths,
+    RedisQueueLengths,
+    is_amqp_url,
+    is_redis_url,
+)
 from exporter.celery_tracker import DEFAULT_QUEUE, OTHER, EventTracker
 from exporter.collector import Collector, ConfigError
 from exporter.config import seconds
@@ -37,8 +43,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         "--broker-url",
         metavar="URL",
         help="the Celery broker to receive events from and read queue lengths on, like "
-        "redis://:PASSWORD@host:6379/0 (queue lengths: Redis only; events: any broker "
-        "Celery supports, such as amqp://)",
+        "redis://:PASSWORD@host:6379/0 or amqp://user:PASSWORD@host:5672// (queue lengths: "
+        "Redis and AMQP; events: any broker Celery supports)",
     )
     parser.add_argument(
         "--celery-enable-events",
@@ -173,11 +179,11 @@ class CeleryCollector(Collector):
             enable_events=enable_events,
             no_events_after=no_events_after,
         )
-        self.queue_lengths = (
-            RedisQueueLengths(broker_url, list(priority_steps), key_prefix)
-            if is_redis_url(broker_url)
-            else None
-        )
+        self.queue_lengths: RedisQueueLengths | AmqpQueueLengths | None = None
+        if is_redis_url(broker_url):
+            self.queue_lengths = RedisQueueLengths(broker_url, list(priority_steps), key_prefix)
+        elif is_amqp_url(broker_url):
+            self.queue_lengths = AmqpQueueLengths(broker_url)
         self._warn_queues = ThrottledWarning(log)
         self._last_lengths: dict[str, int] = {}
         self._queue_error = ""
@@ -212,7 +218,7 @@ class CeleryCollector(Collector):
         )
         try:
             lengths = self.queue_lengths.lengths(self.watched_queues())
-        except (redis.RedisError, OSError) as exc:
+        except READ_ERRORS as exc:
             self._queue_error = scrub(f"{type(exc).__name__}: {exc}", self.broker_url)
             self._warn_queues("celery queue lengths from %s: %s", self.target, self._queue_error)
             broker_up.add_metric([], 0.0)
@@ -283,7 +289,7 @@ class CeleryCollector(Collector):
                 "or run with --celery-enable-events"
             )
         if self.queue_lengths is None:
-            queues = "not read: queue lengths need a Redis broker"
+            queues = "not read: queue lengths need a Redis or AMQP broker"
         elif self._queue_error:
             queues = f"failed: {self._queue_error}"
         else:
