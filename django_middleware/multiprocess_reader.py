@@ -67,17 +67,24 @@ class _Layout:
         self.keys: list[bytes] = []
         self.words: list[int] = []
         self.values: Callable = _tuple_getter([])
-        self.timestamps: Callable = _tuple_getter([])
+        self._timestamps: Callable | None = None
 
-    def extend(self, data: mmap.mmap, used: int, decode: Callable[[bytes], tuple]) -> None:
+    def extend(self, data: mmap.mmap, used: int, known: Callable[[bytes], bytes]) -> None:
+        """Add the entries written since the last scrape; `known` checks a key and returns
+        the one copy of it that all layouts share (files of all workers hold the same keys)."""
         keys, words = files.parse_layout(data, self.end, used)
-        for key in keys:
-            decode(key)  # raises on a key that is not prometheus_client's JSON
-        self.keys += keys
+        self.keys += map(known, keys)
         self.words += words
         self.end = used
         self.values = _tuple_getter(self.words)
-        self.timestamps = _tuple_getter([w + 1 for w in self.words])
+        self._timestamps = None
+
+    @property
+    def timestamps(self) -> Callable:
+        """Only mostrecent gauges need timestamps: made on first use."""
+        if self._timestamps is None:
+            self._timestamps = _tuple_getter([w + 1 for w in self.words])
+        return self._timestamps
 
     def still_matches(self, data: mmap.mmap, used: int) -> bool:
         """After a merge a file name may hold a new file (pid reuse): are our keys still there?"""
@@ -102,12 +109,19 @@ class _Family:
             + documentation.replace("\\", r"\\").replace("\n", r"\n")
             + f"\n# TYPE {escape_metric_name(name)} {typ}\n"
         )
-        self.samples: list[tuple[str, dict[str, str]]] = []
+        self.samples: list[tuple[str, dict[str, str], str | None]] = []
         self.prefixes: list[str] = []
         self.values: Callable[[list[float]], list[float]] = lambda totals: []
 
-    def add(self, sample_name: str, labels: dict[str, str], label_text: str | None = None) -> None:
-        self.samples.append((sample_name, labels))
+    def add(
+        self,
+        sample_name: str,
+        labels: dict[str, str],
+        label_text: str | None = None,
+        le: str | None = None,
+    ) -> None:
+        """A line; `le` is the bucket bound of a histogram line, not in `labels` (memory)."""
+        self.samples.append((sample_name, labels, le))
         if label_text is None:
             label_text = _label_text(sorted(labels.items()))
         self.prefixes.append(f"{_metric_name(sample_name)}{label_text} ")
@@ -258,8 +272,9 @@ def _histogram_family(metric_name: str, entries: list) -> _Family:
             le = floatToGoString(bound)
             family.add(
                 metric_name + "_bucket",
-                {**labels, "le": le},
+                labels,
                 "{" + before + _label_pair("le", le) + after + "}",
+                le,
             )
             order.append(slot)
         if buckets:
@@ -306,7 +321,8 @@ class DirectoryReader:
         self._layouts: dict[str, _Layout] = {}
         self._merged: dict[str, tuple] = {}  # merged file -> generation read at, and its values
         self._groups: dict[str, _Group] = {}
-        self._decoded: dict[bytes, tuple] = {}
+        self._known_keys: dict[bytes, bytes] = {}
+        self._decoded: dict[bytes, tuple] = {}  # only until the next families are built
         self._formatted = _FormattedValues()
 
     def families(self) -> Iterator[tuple[_Family, list[float]]]:
@@ -318,6 +334,7 @@ class DirectoryReader:
                 group = self._groups[prefix]
                 for family in group.plan(self._decode):
                     found.append((family, family.values(values)))
+            self._decoded.clear()
         found.sort(key=lambda item: item[0].name)
         return iter(found)
 
@@ -338,9 +355,18 @@ class DirectoryReader:
             counter = family.type == "counter"
             name = family.name[: -len("_total")] if counter else family.name
             metric = Metric(name, family.documentation, family.type)
-            for (sample_name, labels), value in zip(family.samples, values, strict=True):
-                metric.add_sample(sample_name, labels, value)
+            for (sample_name, labels, le), value in zip(family.samples, values, strict=True):
+                metric.add_sample(
+                    sample_name, labels if le is None else {**labels, "le": le}, value
+                )
             yield metric
+
+    def _known(self, key: bytes) -> bytes:
+        known = self._known_keys.get(key)
+        if known is None:
+            self._decode(key)  # raises on a key that is not prometheus_client's JSON
+            known = self._known_keys[key] = key
+        return known
 
     def _decode(self, key: bytes) -> tuple:
         decoded = self._decoded.get(key)
@@ -440,7 +466,7 @@ class DirectoryReader:
             layout = self._layouts[path] = _Layout(inode, generation)
         layout.generation = generation
         if used > layout.end:
-            layout.extend(data, used, self._decode)
+            layout.extend(data, used, self._known)
         return layout
 
 
