@@ -83,3 +83,22 @@ def test_stack_sh_starts_serves_and_stops_on_ctrl_c(tmp_path):
     assert "stack: stopped." in rest
     for name, url in urls.items():
         assert not listening(url), f"{name} still listens on {url} after the stack stopped"
+
+
+@pytest.mark.slow
+def test_stack_sh_stops_by_itself_after_its_duration(tmp_path):
+    """PAINEL_STACK_DURATION: how a CI job or a test runs the stack for a while, no TTY."""
+    done = subprocess.run(
+        ["bash", "scripts/stack.sh", "--free-ports", "--no-load"]
+        + ["--workdir", str(tmp_path / "run"), "--log-dir", str(tmp_path / "logs")],
+        cwd=REPO,
+        env={**os.environ, "PAINEL_STACK_DURATION": "2"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 s are up, stopping..." in done.stdout
+    assert done.stdout.rstrip().endswith("stack: stopped.")
+    assert "load:" not in done.stdout
