@@ -37,10 +37,15 @@ def merge_dead_process(pid: int, path: str) -> None:
         # Merging a file a process still writes through its mmap would lose its later writes.
         logger.warning("not merging the files of process %s: it is still running", pid)
         return
-    with directory_lock(path, exclusive=True) as lock:
-        lock.bump_generation()
-        _claim(pid, path)
-        merge_claimed(path)
+    try:
+        with directory_lock(path, exclusive=True) as lock:
+            lock.bump_generation()
+            _claim(pid, path)
+            merge_claimed(path)
+    except OSError:
+        # gunicorn's master dies on an exception in child_exit. Stopping here is the same as
+        # a merge killed at this point: nothing is lost and the next merge finishes the work.
+        logger.exception("merging the files of process %s failed; the next merge retries", pid)
 
 
 def _claim(pid: int, path: str) -> None:

@@ -17,6 +17,7 @@ from django_middleware.multiprocess import (
 )
 
 from .multiprocess_helpers import (
+    STATE_DEPENDENT,
     LiveWorker,
     app_samples,
     expected,
@@ -26,6 +27,7 @@ from .multiprocess_helpers import (
     scrape_ours_text,
     scrape_stock,
     scrape_stock_text,
+    without,
 )
 
 
@@ -135,3 +137,21 @@ def test_other_collectors_and_openmetrics_keep_working(tmp_path):
     assert sorted(scrape_ours_text(tmp_path).splitlines()) == sorted(
         scrape_stock_text(tmp_path).splitlines()
     )
+
+
+def test_a_merge_that_fails_keeps_every_count_and_the_next_one_finishes(tmp_path, caplog):
+    first, second = run_dead_workers(tmp_path, first=0, count=2)
+    # Something in the way of the merged file's temporary name: writing it fails.
+    (tmp_path / "counter_merged.db.tmp").mkdir()
+    with caplog.at_level(logging.ERROR, logger="painel.multiprocess"):
+        mark_process_dead(first, str(tmp_path))  # must not raise: gunicorn's master would die
+    assert f"merging the files of process {first} failed" in caplog.text
+    # Some types merged, counters not: per-process and live gauges depend on which.
+    assert without(scrape_ours(tmp_path), STATE_DEPENDENT) == without(
+        expected({str(second): 1}, merged=[0]), STATE_DEPENDENT
+    )
+    (tmp_path / "counter_merged.db.tmp").rmdir()
+    mark_process_dead(second, str(tmp_path))
+    assert scrape_ours(tmp_path) == expected({}, merged=[0, 1])
+    assert scrape_stock(tmp_path) == expected({}, merged=[0, 1])
+    assert not list(tmp_path.glob("*.merging"))
