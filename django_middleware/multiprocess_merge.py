@@ -42,9 +42,10 @@ def merge_dead_process(pid: int, path: str) -> None:
             lock.bump_generation()
             _claim(pid, path)
             merge_claimed(path)
-    except OSError:
-        # gunicorn's master dies on an exception in child_exit. Stopping here is the same as
-        # a merge killed at this point: nothing is lost and the next merge finishes the work.
+    except Exception:
+        # gunicorn's master dies on an exception in child_exit (a full disk, a damaged merged
+        # file...). Stopping here is the same as a merge killed at this point: nothing is lost,
+        # scrapes read the claimed files, and the next merge finishes the work.
         logger.exception("merging the files of process %s failed; the next merge retries", pid)
 
 
