@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 STANDARD_METHODS = frozenset(
@@ -14,6 +15,7 @@ UNMATCHED = "<unmatched>"
 NO_TENANT = "<none>"
 OTHER_TENANT = "<other>"
 TENANT_MAX_LENGTH = 64
+RESOLVER_ERROR_LOG_INTERVAL = 60.0  # seconds
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class TenantLabels:
         self.max_tenants = max_tenants
         self.known: set[str] = set()
         self._lock = threading.Lock()
+        self._resolver_error_logged_at = -RESOLVER_ERROR_LOG_INTERVAL
 
     def __call__(self, request: Any) -> str:
         return self.label(self.value(request))
@@ -81,8 +84,12 @@ class TenantLabels:
             try:
                 value = self.resolver(request)
             except Exception:
-                # A broken resolver must not break the request: log it, try the next source.
-                logger.exception("painel: TENANT_RESOLVER raised; using the next tenant source")
+                # A broken resolver must not break the request: log it (once a minute, not
+                # once per request), try the next source.
+                now = time.monotonic()
+                if now - self._resolver_error_logged_at >= RESOLVER_ERROR_LOG_INTERVAL:
+                    self._resolver_error_logged_at = now
+                    logger.exception("painel: TENANT_RESOLVER raised; using the next source")
         if not value:
             # The instance dict, not getattr: no AttributeError raised and caught per request.
             tenant = request.__dict__.get("tenant")
