@@ -137,6 +137,11 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=4)
     parser.add_argument("--recycled", type=int, nargs="+", default=[0, 40, 100])
     parser.add_argument("--runs", type=int, default=10, help="scrapes per measurement (ours)")
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="also GET /metrics of the test project under gunicorn, at the last row's files",
+    )
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="painel-mp-bench-"))
@@ -202,11 +207,45 @@ def main() -> None:
             f"{stock_time / ours_time:>9.1f}x {best / min(fresh_times):>12.2f}x "
             f"{stock_on_ours * 1000:>20.0f} {merge}"
         )
+    if args.http:
+        scrape_through_gunicorn(base, ours_dir, args.live, args.runs)
     for fd in live_fds:
         os.close(fd)
     for _ in live_fds:
         os.wait()
     shutil.rmtree(base)
+
+
+def scrape_through_gunicorn(base: Path, ours_dir: Path, workers: int, runs: int) -> None:
+    """GET /metrics of the test project under gunicorn, its directory holding ours_dir's files
+    (the live workers' and the merged ones) beside its own workers' files."""
+    import httpx
+
+    from tests.django_middleware.helpers import WSGI_APP, server_env
+    from tests.support.gunicorn import GunicornServer
+
+    server = GunicornServer(base / "gunicorn", WSGI_APP, workers=workers, env=server_env())
+    server.start()
+    try:
+        for path in ours_dir.glob("*.db"):
+            shutil.copyfile(path, server.multiproc_dir / path.name)
+        times = []
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for _ in range(workers * 3 + runs):
+                start = time.perf_counter()
+                response = client.get("/metrics")
+                times.append(time.perf_counter() - start)
+                response.raise_for_status()
+        # Each gunicorn worker builds its caches on its first scrape: show those apart.
+        first, warm = times[: workers * 3], times[workers * 3 :]
+        print(
+            f"through gunicorn ({workers} workers) and the Django view, {len(warm)} GET /metrics "
+            f"after {len(first)} that warm the workers up: median "
+            f"{statistics.median(warm) * 1000:.1f} ms, best {min(warm) * 1000:.1f} ms "
+            f"(warm-up requests: slowest {max(first) * 1000:.0f} ms)"
+        )
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
