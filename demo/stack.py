@@ -114,50 +114,29 @@ class Stack:
         self.redis = RedisServer(self.workdir / "redis", port=self.ports["redis"])
         self.cache = RedisServer(self.workdir / "cache", port=self.ports["cache"])
         self.multiproc_dir = self.workdir / "multiproc"
-        self.app = ManagedProcess(
-            "app",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:django_middleware.gunicorn",
-                "--workers",
-                str(workers),
-                "--bind",
-                f"127.0.0.1:{self.ports['app']}",
-                "--access-logfile",
-                "-",
-                "demo.wsgi:application",
-            ],  # fmt: skip
-            self.workdir,
-            env=self.app_env(),
-            cwd=REPO,
-        )
-        self.celery = ManagedProcess(
-            "celery",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "demo",
-                "worker",
-                "--task-events",
-                "--hostname",
-                CELERY_NODENAME,
-                "--concurrency",
-                "2",
-                # mingle and gossip wait for peers at start-up: there are none here.
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-            ],  # fmt: skip
-            self.workdir,
-            env={**self.app_env(), "PROMETHEUS_MULTIPROC_DIR": ""},
-            cwd=REPO,
-        )
+        app_argv = [
+            sys.executable, "-m", "gunicorn",
+            "-c", "python:django_middleware.gunicorn",
+            "--workers", str(workers),
+            "--bind", f"127.0.0.1:{self.ports['app']}",
+            "--access-logfile", "-",
+            # one control socket per user by default: two stacks at once would share it.
+            "--no-control-socket",
+            "demo.wsgi:application",
+        ]  # fmt: skip
+        self.app = ManagedProcess("app", app_argv, self.workdir, env=self.app_env(), cwd=REPO)
+        celery_argv = [
+            sys.executable, "-m", "celery", "-A", "demo", "worker",
+            "--task-events",  # -E: the exporter counts tasks from these events
+            "--hostname", CELERY_NODENAME,
+            "--concurrency", "2",
+            # mingle and gossip wait for peers at start-up: there are none here.
+            "--without-mingle", "--without-gossip",
+            "--loglevel", "INFO",
+        ]  # fmt: skip
+        # The worker serves no /metrics: its prometheus_client stays in-process.
+        celery_env = {**self.app_env(), "PROMETHEUS_MULTIPROC_DIR": ""}
+        self.celery = ManagedProcess("celery", celery_argv, self.workdir, env=celery_env, cwd=REPO)
         self.exporter = ManagedProcess(
             "exporter",
             [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.ports['exporter']}"],
