@@ -46,6 +46,17 @@ def test_an_exception_is_counted_and_still_raised(client, painel):
         )
 
 
+def test_an_exception_let_through_by_django_is_counted_once(client, painel):
+    from django.test import override_settings
+
+    with painel(), override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True):
+        with pytest.raises(ValueError):
+            client.get("/boom/value/")
+        labels = {"method": "GET", "endpoint": "/boom/value/", "tenant": "<none>"}
+        assert sample("django_http_requests_total", status="500", **labels) == 1
+        assert sample("django_http_exceptions_total", exception="ValueError", **labels) == 1
+
+
 def test_the_error_page_is_what_django_answers_without_us(django_project, painel):
     from django.test import Client
 
