@@ -25,10 +25,11 @@ class DirectoryLock:
         raw = os.pread(self._fd, 32, 0).strip()
         return int(raw) if raw.isdigit() else 0
 
-    def bump_generation(self) -> None:
+    def bump_generation(self) -> int:
         """Only under the exclusive lock, before the merge touches any file."""
-        data = str(self.generation + 1).encode()
-        os.pwrite(self._fd, data.ljust(32), 0)
+        generation = self.generation + 1
+        os.pwrite(self._fd, str(generation).encode().ljust(32), 0)
+        return generation
 
 
 @contextlib.contextmanager

@@ -39,8 +39,8 @@ def merge_dead_process(pid: int, path: str) -> None:
         return
     try:
         with directory_lock(path, exclusive=True) as lock:
-            lock.bump_generation()
-            _claim(pid, path)
+            generation = lock.bump_generation()
+            _claim(pid, path, generation)
             merge_claimed(path)
     except Exception:
         # gunicorn's master dies on an exception in child_exit (a full disk, a damaged merged
@@ -49,8 +49,10 @@ def merge_dead_process(pid: int, path: str) -> None:
         logger.exception("merging the files of process %s failed; the next merge retries", pid)
 
 
-def _claim(pid: int, path: str) -> None:
-    token = secrets.token_hex(8)
+def _claim(pid: int, path: str, generation: int) -> None:
+    # The generation orders claims (the last dead worker's gauge wins in mode "all"); the
+    # random part keeps names unique even if the lock file was reset.
+    token = f"{generation:012d}-{secrets.token_hex(4)}"
     for name in os.listdir(path):
         parsed = files.split_db_name(name)
         if parsed is None or parsed[1] != str(pid):
@@ -81,7 +83,7 @@ def merge_claimed(path: str) -> None:
         journal = files.read_journal(merged_path)
         done = [n for n in names if n in journal]
         _remove(path, done)
-        pending = [n for n in names if n not in journal]
+        pending = sorted((n for n in names if n not in journal), key=_claim_token)
         if not pending:
             continue
         rule = rule_for(prefix)
@@ -101,6 +103,10 @@ def merge_claimed(path: str) -> None:
             merged.append(name)
         files.write_atomically(merged_path, files.encode(entries, merged))
         _remove(path, merged)
+
+
+def _claim_token(name: str) -> str:
+    return name[: -len(files.CLAIMED_SUFFIX)].rpartition(".")[2]
 
 
 def _remove(path: str, names: list[str]) -> None:
