@@ -111,6 +111,23 @@ def scrape_ours(directory: Path):
     return scrape
 
 
+def first_scrape_in_a_new_worker(scrape) -> float:
+    """Seconds of the first scrape in a process forked now, as gunicorn forks a new worker
+    from its master (which has just run the merges)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        start = time.perf_counter()
+        scrape()
+        os.write(write_end, repr(time.perf_counter() - start).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as result:
+        seconds = float(result.read())
+    os.waitpid(pid, 0)
+    return seconds
+
+
 def samples(text: bytes) -> dict:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -165,12 +182,13 @@ def main() -> None:
     print(
         f"{args.live} live workers, {args.pairs} endpoint-tenant pairs each "
         f"(counter + 11-bucket histogram); median and best of {args.runs} scrapes for ours, "
-        "median of 3 for stock; 'vs 0 recycled' is ours' best against its best on the live "
-        "workers' files alone, scraped in turn"
+        "median of 3 for stock; 'new worker' is the first scrape (ms) of a process forked "
+        "after the merges, as gunicorn forks workers; 'vs 0 recycled' is ours' best against "
+        "its best on the live workers' files alone, scraped in turn"
     )
     header = (
         f"{'recycled':>8} {'lines':>7} {'stock ms':>9} {'ours ms':>8} {'best ms':>8} "
-        f"{'first ms':>9} {'stock/ours':>10} {'vs 0 recycled':>13} {'stock reads ours ms':>20} "
+        f"{'new worker':>10} {'stock/ours':>10} {'vs 0 recycled':>13} {'stock reads ours ms':>20} "
         f"{'merge ms':>9}"
     )
     print(header)
@@ -188,7 +206,7 @@ def main() -> None:
             merge_times.append(time.perf_counter() - start)
             recycled += 1
         ours_scrape = scrape_ours(ours_dir)
-        first, _, _ = timed(ours_scrape, 1)
+        first = first_scrape_in_a_new_worker(ours_scrape)
         ours_times, fresh_times = [], []
         for _ in range(args.runs):
             ours_times.append(timed(ours_scrape, 1)[0])
@@ -203,7 +221,7 @@ def main() -> None:
         lines = ours_out.count(b"\n")
         print(
             f"{recycled:>8} {lines:>7} {stock_time * 1000:>9.0f} "
-            f"{ours_time * 1000:>8.1f} {best * 1000:>8.1f} {first * 1000:>9.0f} "
+            f"{ours_time * 1000:>8.1f} {best * 1000:>8.1f} {first * 1000:>10.0f} "
             f"{stock_time / ours_time:>9.1f}x {best / min(fresh_times):>12.2f}x "
             f"{stock_on_ours * 1000:>20.0f} {merge}"
         )

@@ -101,8 +101,14 @@ def choose_encoder(accept_header: str | None) -> tuple[Callable[[CollectorRegist
 
 
 def mark_process_dead(pid: int, path: str | None = None) -> None:
-    """Merge a dead process's files (call it once the process has exited: child_exit)."""
-    merge_dead_process(pid, _directory(path))
+    """Merge a dead process's files (call it once the process has exited: child_exit).
+
+    Then read the directory once here: gunicorn forks the next worker from this process (the
+    master), so the worker starts with warm caches and its first scrape is fast too.
+    """
+    directory = _directory(path)
+    merge_dead_process(pid, directory)
+    reader_for(directory).warm_up()
 
 
 def remove_stale_files(path: str) -> None:

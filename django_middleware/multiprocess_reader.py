@@ -338,6 +338,13 @@ class DirectoryReader:
         found.sort(key=lambda item: item[0].name)
         return iter(found)
 
+    def warm_up(self) -> None:
+        """Build every cache now (never raises: it runs in gunicorn's master)."""
+        try:
+            self.families()
+        except Exception:
+            logger.exception("reading %s ahead of the next scrape failed", self.path)
+
     def text(self) -> str:
         """The text exposition format, as prometheus_client's generate_latest writes it."""
         if len(self._formatted) > 100_000:  # counters keep growing: keep the memo small
