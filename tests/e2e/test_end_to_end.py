@@ -381,6 +381,10 @@ def test_day_over_day_panels_find_yesterday_in_the_backfilled_blocks(run):
         panel_query("painel-health", "Server errors per second", "B")
     )
     assert errors_yesterday == pytest.approx(yesterday.expected_yesterday_rate(status_class="5"))
+    mean_yesterday = run.prometheus.value(
+        panel_query("painel-health", "Average response time", "B")
+    )
+    assert mean_yesterday == pytest.approx(yesterday.expected_yesterday_mean_duration())
     for title in ("Requests per second", "Server errors", "p95", "Average response time"):
         change = run.prometheus.query(panel_query("painel-health", title, "C"))
         assert len(change) == 1 and change[0]["metric"]["direction"] in ("▲", "▼"), title

@@ -100,6 +100,10 @@ def expected_yesterday_rate(traffic=YESTERDAY, status_class: str | None = None) 
     )
 
 
+def expected_yesterday_mean_duration(traffic=YESTERDAY) -> float:
+    return sum(t.per_second * t.duration for t in traffic) / expected_yesterday_rate(traffic)
+
+
 def backfill_recording_rules(prometheus: PrometheusServer, now: float) -> str:
     """Evaluate painel's recording rules over yesterday's window into Prometheus' blocks."""
     recording_only = prometheus.workdir / "recording-rules-backfill.yml"
