@@ -247,25 +247,13 @@ def table_panel(
     return with_targets(panel, targets)
 
 
-def up_down_mappings() -> list:
-    """1 → the thing is up (green), 0 → down (red)."""
+def one_zero_mappings(one: str, zero: str) -> list:
+    """A 0/1 gauge as words: 1 → `one` (green), 0 → `zero` (red)."""
     return [
         ValueMap(
             options={
-                "1": ValueMappingResult(text="up", color="green", index=0),
-                "0": ValueMappingResult(text="down", color="red", index=1),
-            }
-        )
-    ]
-
-
-def ok_failed_mappings() -> list:
-    """Probe results: 1 → ok (green), 0 → failed (red)."""
-    return [
-        ValueMap(
-            options={
-                "1": ValueMappingResult(text="ok", color="green", index=0),
-                "0": ValueMappingResult(text="failed", color="red", index=1),
+                "1": ValueMappingResult(text=one, color="green", index=0),
+                "0": ValueMappingResult(text=zero, color="red", index=1),
             }
         )
     ]

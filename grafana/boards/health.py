@@ -11,7 +11,7 @@ from grafana.panels import (
     DATASOURCE,
     label_variable,
     new_dashboard,
-    ok_failed_mappings,
+    one_zero_mappings,
     query,
     stat_panel,
     status_code_mappings,
@@ -37,7 +37,7 @@ def history(title: str, description: str, expr: str, legend: str) -> dashboard.P
         .unit("none")
         .span(12)
         .height(8)
-        .mappings(ok_failed_mappings())
+        .mappings(one_zero_mappings("ok", "failed"))
         .show_value(VisibilityMode.NEVER)
         .interval(f"{PROBE_INTERVAL_SECONDS}s")
         .max_data_points(HISTORY_CHECKS)

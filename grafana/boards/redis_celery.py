@@ -7,11 +7,11 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana.panels import (
     label_variable,
     new_dashboard,
+    one_zero_mappings,
     query,
     stat_panel,
     thresholds,
     time_series,
-    up_down_mappings,
 )
 
 UID = "painel-redis-celery"
@@ -98,7 +98,7 @@ def redis_up() -> dashboard.Panel:
         "Whether the exporter reaches Redis.",
         "none",
         [query(f"redis_up{{{ADDR}}}", "{{addr}}", instant=True)],
-        mappings=up_down_mappings(),
+        mappings=one_zero_mappings("up", "down"),
         width=8,
     )
 
