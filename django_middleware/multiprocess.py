@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import exposition as _exposition
-from prometheus_client.openmetrics.exposition import UNDERSCORES
+from prometheus_client.openmetrics import exposition as _openmetrics
+from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES
 from prometheus_client.registry import REGISTRY
 
 from . import multiprocess_files as files
@@ -32,6 +33,7 @@ __all__ = [
     "MultiProcessCollector",
     "choose_encoder",
     "generate_latest",
+    "generate_latest_openmetrics",
     "mark_process_dead",
     "remove_stale_files",
 ]
@@ -67,36 +69,60 @@ class MultiProcessCollector:
             return iter(())
         return self._reader.metrics()
 
-    def text(self) -> str:
-        """This collector's part of the text exposition format."""
-        return self._reader.text()
+    def text(self, openmetrics: bool = False, any_escaping: bool = False) -> str | None:
+        """This collector's lines (see DirectoryReader.text)."""
+        return self._reader.text(openmetrics, any_escaping)
 
 
-def generate_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
+def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = UNDERSCORES) -> bytes:
     """prometheus_client's generate_latest, with our collectors' lines written from cache."""
-    ours = list(_collectors_by_registry.get(registry, ()))
+    return _render(registry, escaping, openmetrics=False)
+
+
+def generate_latest_openmetrics(
+    registry: CollectorRegistry = REGISTRY, escaping: str = UNDERSCORES
+) -> bytes:
+    """prometheus_client's OpenMetrics 1.0.0 generate_latest, our collectors' lines from cache."""
+    return _render(registry, escaping, openmetrics=True)
+
+
+def _render(registry: CollectorRegistry, escaping: str, openmetrics: bool) -> bytes:
+    if openmetrics:
+        render = functools.partial(_openmetrics.generate_latest, escaping=escaping, version="1.0.0")
+    else:
+        render = functools.partial(_exposition.generate_latest, escaping=escaping)
+    ours = []
+    for collector in _collectors_by_registry.get(registry, ()):
+        text = collector.text(openmetrics, any_escaping=escaping != UNDERSCORES)
+        if text is None:  # a name this escaping would change: prometheus_client writes it all
+            return render(registry)
+        ours.append(text)
     if not ours:
-        return _exposition.generate_latest(registry)
+        return render(registry)
     token = _rendering_fast.set(True)
     try:
-        rest = _exposition.generate_latest(registry)
+        rest = render(registry)
     finally:
         _rendering_fast.reset(token)
-    return rest + "".join(collector.text() for collector in ours).encode()
+    if openmetrics:  # "# EOF" must stay the last line
+        return rest.removesuffix(b"# EOF\n") + "".join(ours).encode() + b"# EOF\n"
+    return rest + "".join(ours).encode()
 
 
 def choose_encoder(accept_header: str | None) -> tuple[Callable[[CollectorRegistry], bytes], str]:
-    """prometheus_client's choose_encoder, with our generate_latest for the classic text format.
-
-    OpenMetrics and non-default escapings keep prometheus_client's encoders (slower, same data).
-    """
+    """prometheus_client's choose_encoder, with our fast encoders where the output is the same:
+    the classic text format and OpenMetrics 1.0.0 (what Prometheus asks for first), with the
+    underscores or allow-utf-8 escaping. Anything else keeps prometheus_client's encoder."""
     encoder, content_type = _exposition.choose_encoder(accept_header)
-    if encoder is _exposition.generate_latest or (
-        isinstance(encoder, functools.partial)
-        and encoder.func is _exposition.generate_latest
-        and encoder.keywords == {"escaping": UNDERSCORES}
-    ):
-        return generate_latest, content_type
+    func = getattr(encoder, "func", encoder)
+    keywords = getattr(encoder, "keywords", {})
+    escaping = keywords.get("escaping", UNDERSCORES)
+    if escaping not in (UNDERSCORES, ALLOWUTF8):
+        return encoder, content_type
+    if func is _exposition.generate_latest:
+        return functools.partial(generate_latest, escaping=escaping), content_type
+    if func is _openmetrics.generate_latest and keywords.get("version") == "1.0.0":
+        return functools.partial(generate_latest_openmetrics, escaping=escaping), content_type
     return encoder, content_type
 
 

@@ -21,6 +21,7 @@ import logging
 import math
 import mmap
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from operator import itemgetter
@@ -104,11 +105,15 @@ class _Family:
         self.name = name
         self.type = typ
         self.documentation = documentation
-        self.header = (
-            f"# HELP {escape_metric_name(name)} "
-            + documentation.replace("\\", r"\\").replace("\n", r"\n")
-            + f"\n# TYPE {escape_metric_name(name)} {typ}\n"
+        escaped = documentation.replace("\\", r"\\").replace("\n", r"\n")
+        self.header = f"# HELP {_metric_name(name)} {escaped}\n# TYPE {_metric_name(name)} {typ}\n"
+        # OpenMetrics names a counter family without _total and also escapes quotes in help.
+        base = name.removesuffix("_total") if typ == "counter" else name
+        escaped = escaped.replace('"', r"\"")
+        self.openmetrics_header = (
+            f"# HELP {_metric_name(base)} {escaped}\n# TYPE {_metric_name(base)} {typ}\n"
         )
+        self.legacy_names = _LEGACY_METRIC_NAME.fullmatch(name) is not None
         self.samples: list[tuple[str, dict[str, str], str | None]] = []
         self.prefixes: list[str] = []
         self.values: Callable[[list[float]], list[float]] = lambda totals: []
@@ -122,9 +127,19 @@ class _Family:
     ) -> None:
         """A line; `le` is the bucket bound of a histogram line, not in `labels` (memory)."""
         self.samples.append((sample_name, labels, le))
+        if self.legacy_names and not (
+            _LEGACY_METRIC_NAME.fullmatch(sample_name)
+            and all(_LEGACY_LABEL_NAME.fullmatch(k) for k in labels)
+        ):
+            self.legacy_names = False
         if label_text is None:
             label_text = _label_text(sorted(labels.items()))
         self.prefixes.append(f"{_metric_name(sample_name)}{label_text} ")
+
+
+# The classic name rules: names that every escaping scheme leaves as they are.
+_LEGACY_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LEGACY_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def _label_text(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
@@ -345,14 +360,18 @@ class DirectoryReader:
         except Exception:
             logger.exception("reading %s ahead of the next scrape failed", self.path)
 
-    def text(self) -> str:
-        """The text exposition format, as prometheus_client's generate_latest writes it."""
+    def text(self, openmetrics: bool = False, any_escaping: bool = False) -> str | None:
+        """The lines prometheus_client's generate_latest (or its OpenMetrics one, without the
+        final # EOF) writes with the default escaping; with `any_escaping`, None when a name
+        would come out differently under another escaping scheme."""
         if len(self._formatted) > 100_000:  # counters keep growing: keep the memo small
             self._formatted.clear()
         formatted = self._formatted.__getitem__
         out = []
         for family, values in self.families():
-            out.append(family.header)
+            if any_escaping and not family.legacy_names:
+                return None
+            out.append(family.openmetrics_header if openmetrics else family.header)
             out.extend(map(str.__add__, family.prefixes, map(formatted, values)))
         return "".join(out)
 

@@ -5,28 +5,27 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+from prometheus_client.exposition import choose_encoder as stock_choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector as StockCollector
 
 from django_middleware import multiprocess_files as files
 from django_middleware.multiprocess import (
     MultiProcessCollector,
     choose_encoder,
     generate_latest,
+    generate_latest_openmetrics,
     mark_process_dead,
 )
 
 from .multiprocess_helpers import (
     STATE_DEPENDENT,
     LiveWorker,
-    app_samples,
     expected,
-    parse,
     run_dead_workers,
     scrape_ours,
-    scrape_ours_text,
     scrape_stock,
-    scrape_stock_text,
     without,
 )
 
@@ -110,33 +109,40 @@ def test_an_unreadable_file_is_skipped_logged_and_counted(tmp_path, caplog):
     assert unreadable("merge") == set_aside + 2
 
 
-def test_other_collectors_and_openmetrics_keep_working(tmp_path):
+# What Prometheus 2 and 3 ask for by default, then plain clients (curl) and the text 1.0.0.
+ACCEPT_HEADERS = [
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+    "application/openmetrics-text;version=0.0.1;q=0.5,"
+    "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+    None,
+    "text/plain;version=1.0.0;escaping=allow-utf-8",
+]
+
+
+@pytest.mark.parametrize("accept", ACCEPT_HEADERS)
+def test_every_format_is_what_prometheus_client_writes_line_for_line(tmp_path, accept):
     (dead,) = run_dead_workers(tmp_path, first=0, count=1)
     mark_process_dead(dead, str(tmp_path))
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, str(tmp_path))
-    Gauge("master_up", "Set in this process, next to the workers' files.", registry=registry).set(1)
+    live = LiveWorker(tmp_path, 1)
+    try:
+        ours, stock = CollectorRegistry(), CollectorRegistry()
+        MultiProcessCollector(ours, str(tmp_path))
+        StockCollector(stock, str(tmp_path))
+        for registry in (ours, stock):  # another collector in the same registry
+            Gauge("master_up", "Set in this process.", registry=registry).set(1)
 
-    encoder, content_type = choose_encoder(None)
-    assert encoder is generate_latest and content_type.startswith("text/plain")
-    text = encoder(registry).decode()
-    assert parse(text)[("master_up", frozenset())] == 1
-    assert app_samples(parse(text)) == expected({}, merged=[0])
-
-    encoder, content_type = choose_encoder("application/openmetrics-text; version=1.0.0")
-    assert content_type.startswith("application/openmetrics-text")
-    families = {f.name: f for f in parse_om(encoder(registry).decode())}
-    assert families["master_up"].samples[0].value == 1
-    assert families["app_requests"].type == "counter"
-    assert {s.labels["tenant"]: s.value for s in families["app_requests"].samples} == {
-        dict(k[1])["tenant"]: v
-        for k, v in expected({}, merged=[0]).items()
-        if k[0] == "app_requests_total"
-    }
-    # Our text is the same text prometheus_client makes of it, line for line.
-    assert sorted(scrape_ours_text(tmp_path).splitlines()) == sorted(
-        scrape_stock_text(tmp_path).splitlines()
-    )
+        encoder, content_type = choose_encoder(accept)
+        stock_encoder, stock_content_type = stock_choose_encoder(accept)
+        assert content_type == stock_content_type
+        assert encoder.func in (generate_latest, generate_latest_openmetrics)  # the fast path
+        ours_text, stock_text = encoder(ours).decode(), stock_encoder(stock).decode()
+        assert sorted(ours_text.splitlines()) == sorted(stock_text.splitlines())
+        if "openmetrics" in content_type:
+            assert ours_text.endswith("# EOF\n") and ours_text.count("# EOF") == 1
+    finally:
+        live.exit()
 
 
 def test_a_merge_that_fails_keeps_every_count_and_the_next_one_finishes(tmp_path, caplog):
