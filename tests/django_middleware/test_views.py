@@ -42,6 +42,8 @@ def basic(user: str, password: str) -> str:
         (basic("prom", "wrong"), 401),
         (basic("prom", "pa:ss"), 200),
         ("Basic not-base64!", 401),
+        ("Basic cHJvbTpwYTpzcw==é", 401),  # not ASCII: a header a client can send
+        ("Basic " + base64.b64encode(b"prom:\xff").decode(), 401),  # not UTF-8 inside
     ],
 )
 def test_metrics_asks_for_the_token_or_the_password(client, painel, authorization, status):
