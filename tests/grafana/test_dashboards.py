@@ -4,8 +4,6 @@ selects only published metrics, and each dashboard shows what the issue asks for
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from grafana.lint import lint
 from grafana.promql import metric_names, selectors
 from grafana.queries import TimeRange, iter_panel_queries, iter_panels, query_variable_selectors
 from tests.grafana.published import CONTRACT, published_metrics
+from tests.prometheus.promtool import promtool
 
 REPO = Path(__file__).resolve().parents[2]
 PROVISIONING = REPO / "grafana" / "provisioning"
@@ -87,16 +86,13 @@ def test_every_query_parses_as_promql_once_variables_are_substituted(choice, tim
     assert count > 50
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
 def test_every_query_passes_prometheus_own_parser(tmp_path):
     """promtool (Prometheus' Go parser) checks every query as a recording rule."""
     queries = [q for d in dashboards().values() for q in iter_panel_queries(d, VARIABLE_CHOICES[2])]
     rules = [{"record": f"painel:query_{i}:check", "expr": q.expr} for i, q in enumerate(queries)]
     path = tmp_path / "queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "queries", "rules": rules}]}))
-    done = subprocess.run(
-        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60
-    )
+    done = promtool("check", "rules", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.prometheus import AlertmanagerServer
 
 CONFIG = Path(__file__).resolve().parents[2] / "prometheus" / "alertmanager.yml"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus-alertmanager") is None, reason="needs prometheus-alertmanager"
-)
 
 
 def alert(severity: str, instance: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,19 +16,13 @@ from prometheus.render_config import (
     render_config,
     write_config,
 )
+from tests.prometheus.promtool import promtool
 from tests.support.ports import free_port
 from tests.support.prometheus import PrometheusServer
 
-needs_prometheus = pytest.mark.skipif(
-    shutil.which("promtool") is None or shutil.which("prometheus") is None,
-    reason="needs Debian's prometheus package",
-)
-
 
 def check_config(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["promtool", "check", "config", str(path)], capture_output=True, text=True, timeout=60
-    )
+    return promtool("check", "config", str(path))
 
 
 def test_committed_config_is_the_rendered_compose_config():
@@ -38,14 +31,12 @@ def test_committed_config_is_the_rendered_compose_config():
     )
 
 
-@needs_prometheus
 def test_promtool_accepts_the_committed_config_and_its_rule_files():
     done = check_config(COMMITTED_CONFIG)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS: 2 rule files found" in done.stdout
 
 
-@needs_prometheus
 def test_promtool_accepts_a_config_rendered_for_other_ports(tmp_path):
     path = write_config(
         tmp_path / "nested" / "prometheus.yml",
@@ -69,7 +60,6 @@ def test_the_command_line_writes_a_config_and_refuses_one_without_targets(tmp_pa
         render_config(["127.0.0.1:8001"], [])
 
 
-@needs_prometheus
 def test_a_real_prometheus_scrapes_both_jobs_and_evaluates_every_rule(tmp_path):
     """Prometheus started on the rendered config: both jobs up, every rule group healthy."""
     registry = CollectorRegistry()

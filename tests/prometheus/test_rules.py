@@ -15,18 +15,11 @@ from grafana.catalog import iter_rules, readme_table, recording_rules, rule_file
 from grafana.panels import SLOW_THRESHOLD_SECONDS
 from grafana.promql import metric_names
 from tests.grafana.published import published_metrics
+from tests.prometheus.promtool import promtool
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "prometheus"
 RUNBOOK = REPO / "docs" / "runbook.md"
-
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["promtool", *args], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
 
 
 def alerts() -> list[dict]:
@@ -108,10 +101,12 @@ def test_rules_select_only_published_metrics():
         assert not unknown, f"{rule.get('alert') or rule.get('record')}: {unknown}"
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="needs amtool")
 def test_amtool_accepts_the_alertmanager_config():
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.fail("amtool is not installed: run `bash scripts/bootstrap.sh`")
     done = subprocess.run(
-        ["amtool", "check-config", str(PROMETHEUS_DIR / "alertmanager.yml")],
+        [amtool, "check-config", str(PROMETHEUS_DIR / "alertmanager.yml")],
         capture_output=True,
         text=True,
         timeout=60,
