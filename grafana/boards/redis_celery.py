@@ -166,7 +166,7 @@ def celery_panels() -> list[dashboard.Panel]:
         ),
         time_series(
             "Average processing time",
-            "Average run time of each task (succeeded or failed).",
+            "Average run time of each task's successful runs (the exporter times those only).",
             "s",
             [
                 query(

@@ -96,9 +96,11 @@ def slowest_endpoints() -> dashboard.Panel:
         f"topk(10, histogram_quantile(0.95, sum by ({by}, le) "
         f"(increase(django_http_request_duration_seconds_bucket{{{FILTER}}}[$__range]))))"
     )
+    # The slow counter has no series until an endpoint's first slow request: `or 0 * p95`
+    # shows those endpoints with 0 rather than an empty cell.
     slow = (
-        f"sum by ({by}) (increase(django_http_slow_requests_total{{{FILTER}}}[$__range]))"
-        f" and on ({by}) {p95}"
+        f"(sum by ({by}) (increase(django_http_slow_requests_total{{{FILTER}}}[$__range]))"
+        f" and on ({by}) {p95}) or 0 * {p95}"
     )
     return table_panel(
         "10 slowest endpoints",
