@@ -38,14 +38,18 @@ def test_promtool_unit_tests_pass():
 
 
 def test_every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_silent():
+    """Firing at each of its severities (the warning and the critical twin), and silent."""
     firing, silent = set(), set()
     for path in (PROMETHEUS_DIR / "tests").glob("*.yml"):
         for group in yaml.safe_load(path.read_text()).get("tests", []):
             for case in group.get("alert_rule_test", []):
-                (firing if case.get("exp_alerts") else silent).add(case["alertname"])
-    names = {rule["alert"] for rule in alerts()}
-    assert names - firing == set(), "alerts never tested firing"
-    assert names - silent == set(), "alerts never tested silent"
+                name, expected = case["alertname"], case.get("exp_alerts")
+                firing |= {(name, a["exp_labels"]["severity"]) for a in expected or []}
+                if not expected:
+                    silent.add(name)
+    rules = {(rule["alert"], rule["labels"]["severity"]) for rule in alerts()}
+    assert rules - firing == set(), "alerts never tested firing"
+    assert {name for name, _ in rules} - silent == set(), "alerts never tested silent"
 
 
 def test_alerts_follow_the_monitoring_mixin_conventions():
