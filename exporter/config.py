@@ -20,6 +20,7 @@ from types import ModuleType
 from exporter import collectors as registry
 from exporter.collector import Collector, ConfigError
 from exporter.scrape import VERSION
+from exporter.targets import scrub_known
 
 ENV_PREFIX = "PAINEL_EXPORTER_"
 DEFAULT_LISTEN = "0.0.0.0:9811"
@@ -50,7 +51,23 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that raises ConfigError instead of printing usage and exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
+        raise ConfigError(_without_values(message))
+
+
+def _without_values(message: str) -> str:
+    """argparse quotes unknown arguments whole; a mistyped --bearer_token=SECRET must not be.
+
+    Only the unknown flags' names are kept: anything else may be a credential.
+    """
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return message
+    tokens = message[len(prefix) :].split()
+    flags = [t.partition("=")[0] for t in tokens if t.startswith("-")]
+    if not flags:
+        return "unexpected values on the command line (not shown); every value follows its flag"
+    hidden = " (values not shown)" if " ".join(flags) != " ".join(tokens) else ""
+    return f"{prefix}{' '.join(flags)}{hidden}; see --help for the flags"
 
 
 @dataclass
@@ -221,8 +238,33 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         bearer_token=args.bearer_token or None,
     )
     for module in _select(modules, args):
-        settings.collectors.extend(module.build(args))
+        try:
+            settings.collectors.extend(module.build(args))
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            # a library's own check (a URL parser's, say) that the module did not word:
+            # still one line, still without a secret, still pointing at the flags
+            flags = ", ".join(_flags_set(parser, module, args)) or f"the {module.NAME} flags"
+            raise ConfigError(
+                f"{flags}: {scrub_known(str(exc))} "
+                f"(see the '{module.NAME} collector' flags in --help)"
+            ) from None
     return settings
+
+
+def _flags_set(
+    parser: argparse.ArgumentParser, module: ModuleType, args: argparse.Namespace
+) -> list[str]:
+    """The module's flags given a value other than their default."""
+    title = f"{module.NAME} collector"
+    group = next((g for g in parser._action_groups if g.title == title), None)
+    actions = group._group_actions if group else []
+    return [
+        option
+        for action in actions
+        if (option := _long_option(action)) and getattr(args, action.dest) != action.default
+    ]
 
 
 def _name_source(message: str, sources: Mapping[str, str]) -> str:

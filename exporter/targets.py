@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 # Query parameters that carry secrets in redis-py, kombu and common HTTP URLs.
@@ -39,7 +39,7 @@ def mask_url(url: str) -> str:
         return url  # nothing to hide: keep it exactly as given
     for secret in secrets:
         remember_secret(secret)
-    parts = urlsplit(url)
+    parts = _split(url)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
@@ -55,7 +55,7 @@ def mask_url(url: str) -> str:
 
 def secrets_of(url: str) -> list[str]:
     """Every secret string in the URL (raw and percent-decoded), to scrub from messages."""
-    parts = urlsplit(url)
+    parts = _split(url)
     found: list[str] = []
     if "@" in parts.netloc:
         userinfo = parts.netloc.rpartition("@")[0]
@@ -66,6 +66,23 @@ def secrets_of(url: str) -> list[str]:
             found.append(value)
     secrets = [s for s in found if s]
     return [*secrets, *(unquote(s) for s in secrets if unquote(s) != s)]
+
+
+def _split(url: str) -> SplitResult:
+    """urlsplit, or for a URL it rejects (an unclosed IPv6 bracket) the same split by hand.
+
+    A bad URL is reported at start-up with the URL masked, so masking must not fail on it.
+    """
+    try:
+        return urlsplit(url)
+    except ValueError:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            scheme, rest = "", url
+        rest, _, fragment = rest.partition("#")
+        rest, _, query = rest.partition("?")
+        netloc, slash, path = rest.partition("/")
+        return SplitResult(scheme, netloc, slash + path, query, fragment)
 
 
 def scrub(message: str, url: str) -> str:
@@ -88,10 +105,16 @@ class ScrubSecretsFilter(logging.Filter):
     """A handler filter: no log record, ours or a library's, carries a known secret."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format arguments: keep the record, scrubbed
+            message = f"{record.msg} (arguments that did not fit: {record.args!r})"
+            record.msg, record.args = message, None
         scrubbed = scrub_known(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
         if record.exc_info and not record.exc_text:
             record.exc_text = scrub_known(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = scrub_known(record.stack_info)
         return True

@@ -92,10 +92,15 @@ class Probe:
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self.target = mask_url(url)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is no number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"--health-url {self.target}: use an http:// or https:// URL with a host"
+                f"--health-url {self.target}: use an http:// or https:// URL with a host "
+                "and, if any, a numeric port"
             )
         self.timeout = timeout
         self._headers = {"Accept": "application/json", "User-Agent": "painel-exporter"}

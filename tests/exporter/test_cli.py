@@ -69,6 +69,25 @@ def test_bad_values_say_what_to_fix(argv, environ, hint):
     assert "secret-without-user" not in message  # a credential is never echoed
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--redis-url", "redis://user:s3cret@[::1/0"],  # unclosed IPv6 bracket
+        ["--health-url", "http://user:s3cret@[::1/health"],
+        ["--health-url", "http://user:s3cret@app:port/health"],
+        ["--broker-url", "redis://user:s3cret@[::1/0"],
+        ["--bearer_token=s3cret"],  # a typo: argparse would quote the unknown argument
+        ["--basic_auth", "user:s3cret"],
+    ],
+)
+def test_a_bad_value_holding_a_credential_is_reported_without_it(argv):
+    with pytest.raises(ConfigError) as error:
+        load(argv, {})
+    message = str(error.value)
+    assert "s3cret" not in message and "\n" not in message
+    assert argv[0].partition("=")[0] in message  # still says which flag to fix
+
+
 def test_environment_fills_flags_and_the_command_line_wins():
     settings = load(
         ["--interval", "7"],

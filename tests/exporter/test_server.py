@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import logging
 import urllib.request
 
 import pytest
 
-from exporter.targets import mask_url
+from exporter.targets import ScrubSecretsFilter, mask_url, remember_secret
 from tests.support.exporter import ExporterProcess, Scrape
 
 TOKEN = "t0ken-for-prometheus"
@@ -118,6 +119,21 @@ def test_secrets_never_reach_output_or_log(exporter):
 )
 def test_mask_url(url, masked):
     assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize(
+    ("message", "args"),
+    [
+        ("connecting to %s failed", ("redis://:f1lter-Secret@cache:6379",)),
+        ("connecting to %s failed", ("redis://:f1lter-Secret@cache:6379", "extra")),  # bad args
+    ],
+)
+def test_log_records_are_scrubbed_whatever_their_arguments(message, args):
+    remember_secret("f1lter-Secret")
+    record = logging.LogRecord("a.library", logging.WARNING, __file__, 1, message, args, None)
+    assert ScrubSecretsFilter().filter(record)
+    text = logging.Formatter().format(record)  # would raise on bad args if left as they were
+    assert "f1lter-Secret" not in text and "redis://:***@cache:6379" in text
 
 
 def test_one_connection_serves_many_scrapes(exporter):
