@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from grafana.queries import parse_duration
 from prometheus.render_config import (
     COMMITTED_CONFIG,
     main,
@@ -96,6 +98,9 @@ def test_a_real_prometheus_scrapes_both_jobs_and_evaluates_every_rule(tmp_path):
             what="job:django_http_requests:rate5m recorded",
         )
         assert float(rate[0]["value"][1]) == 0.0
+        # The demo stack starts its Prometheus the same way (see the test below).
+        flags = httpx.get(f"{prometheus.url}/api/v1/status/flags", timeout=10).json()["data"]
+        assert parse_duration(flags["storage.tsdb.retention.time"]) == 7 * 86400  # "1w"
     finally:
         prometheus.stop()
         server.shutdown()
@@ -113,3 +118,9 @@ def test_compose_runs_a_service_for_every_target_of_the_committed_config():
     targets += config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     for target in targets:
         assert target.split(":")[0] in services, f"{target}: no such compose service"
+
+
+def test_the_local_demo_stack_keeps_7_days(tmp_path):
+    from demo.stack import Stack
+
+    assert Stack(tmp_path).prometheus.retention == "7d"
