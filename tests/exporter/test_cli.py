@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from exporter.collector import ConfigError
-from exporter.config import load, parse_listen
+from exporter.collectors import modules
+from exporter.config import build_parser, load, parse_listen
 from tests.support.exporter import ROOT, ExporterProcess
 from tests.support.ports import free_port
 
@@ -26,11 +27,14 @@ def test_help_documents_every_flag_and_its_environment_variable():
     answer = run(PAINEL_EXPORTER, "--help")
     assert answer.returncode == 0, answer.stderr
     help_text = " ".join(answer.stdout.split())  # argparse wraps lines
-    flags = ["--listen", "--collectors", "--interval", "--basic-auth", "--bearer-token"]
-    flags += ["--redis-url", "--health-url", "--health-timeout", "--scrape-timeout"]
+    flags = {o for a in build_parser(modules())._actions for o in a.option_strings}
+    flags -= {"-h", "--help", "--version"}
+    # the flags, whichever collector module defines them
+    assert {"--listen", "--redis-url", "--broker-url", "--log-file", "--slow-request-log"} <= flags
+    assert {"--health-url", "--interval", "--collectors", "--basic-auth", "--bearer-token"} <= flags
     for flag in flags:
         env = "PAINEL_EXPORTER_" + flag[2:].upper().replace("-", "_")
-        assert flag in help_text and env in help_text, flag
+        assert f"{flag} " in help_text and f"[env {env}]" in help_text, flag
     assert "0.0.0.0:9811" in help_text
     version = run(PAINEL_EXPORTER, "--version")
     assert version.returncode == 0 and version.stdout.startswith("painel-exporter 0.1.0")

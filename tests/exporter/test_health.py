@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
 from tests.support.ports import free_port
 
@@ -124,6 +125,7 @@ def test_healthy_down_slow_503_and_garbage_targets(app, tmp_path):
 
         assert scrape.value("probe_success", target=slow) == 0
         assert scrape.value("probe_duration_seconds", target=slow) >= 0.5
+        assert undocumented(scrape, ("probe_", "health_")) == []
 
         # a slow target never holds up a scrape: probes run on their own threads
         started = time.monotonic()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
 from tests.support.process import ManagedProcess
 from tests.support.redis import RedisServer
@@ -49,6 +50,7 @@ def test_hits_misses_and_commands_are_counted_exactly(redis_server, exporter_for
     assert delta("redis_keyspace_misses_total") == 2
     assert delta("redis_commands_total", cmd="get") == 5
     assert delta("redis_commands_total", cmd="set") == 2
+    assert delta("redis_commands_processed_total") >= 7  # ours, and the exporter's own
     get_usec = client.info("commandstats")["cmdstat_get"]["usec"]  # no GET since the scrape
     assert after.value("redis_commands_duration_seconds_total", addr=addr, cmd="get") == (
         get_usec / 1e6
@@ -64,6 +66,33 @@ def test_hits_misses_and_commands_are_counted_exactly(redis_server, exporter_for
     assert after.type_of("redis_keyspace_hits") == "counter"
     assert after.type_of("redis_commands_processed") == "counter"
     assert after.value("painel_exporter_collector_success", collector="redis") == 1
+    assert undocumented(after, ("redis_",)) == []
+
+
+def test_expired_and_evicted_keys_and_the_memory_limit(redis_server, exporter_for):
+    exporter = exporter_for("--redis-url", redis_server.url)
+    addr = redis_server.addr
+    before = exporter.wait_for(lambda s: s.value("redis_up", addr=addr) == 1)
+    client = redis_server.client()
+    keys = [f"painel:ttl:{n}" for n in range(3)]
+    for key in keys:
+        client.set(key, "x", px=1)
+    deadline = time.monotonic() + 10
+    while client.exists(*keys):  # a lookup expires a key whose TTL ran out
+        assert time.monotonic() < deadline, "keys with a 1 ms TTL never expired"
+    limit = client.info("memory")["used_memory"] + 2_000_000
+    client.config_set("maxmemory-policy", "allkeys-random")
+    client.config_set("maxmemory", limit)
+    payload = "x" * 10_000
+    for n in range(400):  # 4 MB into a 2 MB margin: the server must evict
+        client.set(f"painel:big:{n}", payload)
+
+    after = exporter.scrape()
+    expired = after.value("redis_expired_keys_total", addr=addr)
+    assert expired - before.value("redis_expired_keys_total", addr=addr) == 3
+    evicted = after.value("redis_evicted_keys_total", addr=addr)
+    assert evicted == client.info("stats")["evicted_keys"] > 0  # no write since the scrape
+    assert after.value("redis_memory_max_bytes", addr=addr) == limit
 
 
 def test_killed_server_reads_down_fast_then_recovers(redis_server, exporter_for):

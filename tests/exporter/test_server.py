@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from exporter.targets import ScrubSecretsFilter, mask_url, remember_secret
+from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess, Scrape
 
 TOKEN = "t0ken-for-prometheus"
@@ -59,6 +60,8 @@ def test_basic_auth_or_bearer_token_opens_metrics(exporter, authorization):
     assert scrape.value("painel_exporter_collector_success", collector="system") == 1
     assert scrape.value("painel_exporter_build_info", version="0.1.0") == 1
     assert scrape.value("process_resident_memory_bytes") > 0
+    self_metrics = ("painel_exporter_collector_", "painel_exporter_build_info", "process_")
+    assert undocumented(scrape, self_metrics) == []
 
 
 def test_openmetrics_when_asked(exporter):

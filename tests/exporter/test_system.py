@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess, NodeExporterProcess, node_exporter_binary
 
 # family -> (type, label names of every series), as node_exporter publishes them
@@ -59,6 +60,7 @@ def test_publishes_node_exporter_names_labels_and_types(exporter):
     fstypes = {labels["fstype"] for labels, _ in scrape.samples("node_filesystem_size_bytes")}
     assert not fstypes & {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "overlay"}
     assert scrape.value("painel_exporter_collector_success", collector="system") == 1
+    assert undocumented(scrape, ("node_",)) == []
 
 
 def test_agrees_with_debians_node_exporter(exporter, tmp_path):
