@@ -11,7 +11,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
 from . import runtime
 from .labels import (
@@ -75,10 +75,20 @@ class MetricsMiddleware:
         try:
             response = await self.get_response(request)
         except BaseException:
-            self._record(request, 500, perf_counter() - start)
+            await self._arecord(request, 500, perf_counter() - start)
             raise
-        self._record(request, response.status_code, perf_counter() - start)
+        await self._arecord(request, response.status_code, perf_counter() - start)
         return response
+
+    async def _arecord(self, request: Any, status: int, duration: float) -> None:
+        if duration > self.slow_threshold and self.user_field is not None:
+            # The slow-request record names the user, and request.user is usually a lazy
+            # object whose first read queries the session store and the database, which
+            # Django refuses in the event loop: record it from a thread. Only slow requests
+            # pay the hop.
+            await sync_to_async(self._record)(request, status, duration)
+        else:
+            self._record(request, status, duration)
 
     def _record(self, request: Any, status: int, duration: float) -> None:
         # The label rules of labels.py, spelled out for the common case: in the middle of a

@@ -13,6 +13,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 logger = logging.getLogger("painel.slow_requests")
+# Problems go elsewhere: a line on the records' logger that is no record would be skipped as
+# invalid by the exporter.
+problems = logging.getLogger(__name__)
 
 # Exemplar labels may hold 128 characters in all (OpenMetrics): "request_id" + "tenant" take
 # 16, a tenant at most 64, which leaves 48 for the request id.
@@ -30,12 +33,16 @@ def request_id(request: Any) -> str:
 def user_value(request: Any, field: str | None) -> str | None:
     if field is None:
         return None
-    user = getattr(request, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
+    try:
+        # Reading request.user may be its first read: a session and database look-up.
+        user = getattr(request, "user", None)
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        return user.get_username() if field == "username" else str(user.pk)
+    except Exception:
+        # The record goes out without the user rather than the request failing over it.
+        problems.warning("painel: could not read the user of a slow request", exc_info=True)
         return None
-    if field == "username":
-        return user.get_username()
-    return str(user.pk)
 
 
 def log_slow_request(

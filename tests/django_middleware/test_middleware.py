@@ -108,6 +108,21 @@ def test_slow_records_name_the_user_id_by_default_and_make_up_a_request_id(clien
     assert len(record["request_id"]) == 32
 
 
+def test_a_slow_request_is_answered_when_its_user_cannot_be_read(client, painel, caplog):
+    caplog.set_level(logging.INFO, logger="painel.slow_requests")
+    # The session is first read by the slow-request record, and the in-process project's
+    # database has no session table: the look-up fails as it would with the database down.
+    client.cookies["sessionid"] = "s" * 32
+    with painel(SLOW_REQUEST_THRESHOLD=0.1):
+        response = client.get("/sleep/150/")
+    assert (response.status_code, response.content) == (200, b"slept")
+    (record,) = [
+        json.loads(r.getMessage()) for r in caplog.records if r.name == "painel.slow_requests"
+    ]
+    assert record["user"] is None
+    assert "could not read the user of a slow request" in caplog.text
+
+
 def test_the_middleware_is_a_coroutine_under_asgi_and_plain_under_wsgi(django_project):
     async def async_view(request):
         return None

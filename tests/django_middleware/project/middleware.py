@@ -1,5 +1,6 @@
-"""Stand-ins for an auth backend and django-tenants: the tests name the user and the schema
-in headers. Sync and async capable, so under ASGI the whole chain stays async."""
+"""A stand-in for django-tenants, and a quick way to name a user: the tests name the schema
+and the user in headers (Django's own sessions and auth run before it, for the tests that
+sign in). Sync and async capable, so under ASGI the whole chain stays async."""
 
 from types import SimpleNamespace
 

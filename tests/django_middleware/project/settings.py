@@ -2,7 +2,8 @@
 
 Environment knobs (all optional): PAINEL_TEST_REDIS_URL points the cache and the Celery
 broker at a redis-server a test started; PAINEL_TEST_SETTINGS is a JSON object used as
-PAINEL; PAINEL_TEST_SLOW_LOG is a file the slow-request records go to.
+PAINEL; PAINEL_TEST_SLOW_LOG is a file the slow-request records go to; PAINEL_TEST_DATABASE
+is a SQLite file (migrated by the test) for a server whose users sign in.
 """
 
 import json
@@ -19,12 +20,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
     "django_prometheus",
     "django_middleware",
 ]
 
 MIDDLEWARE = [
     "django_middleware.middleware.MetricsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tests.django_middleware.project.middleware.HeaderUserMiddleware",
 ]
 
@@ -32,7 +36,7 @@ DATABASES = {
     "default": {
         # django-prometheus's wrapper: it counts queries, we do not measure them again.
         "ENGINE": "django_prometheus.db.backends.sqlite3",
-        "NAME": ":memory:",
+        "NAME": os.environ.get("PAINEL_TEST_DATABASE", ":memory:"),
     }
 }
 

@@ -19,4 +19,5 @@ urlpatterns = [
     path("boom/value/", views.bad_value),
     path("query/", views.query),
     path("status/<int:code>/", views.status),
+    path("sign-in/<str:name>/", views.sign_in),
 ]
