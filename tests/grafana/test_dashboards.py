@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.config import build_parser
 from grafana.catalog import readme_metrics
 from grafana.generate import DASHBOARDS_DIR, rendered
 from grafana.lint import lint
@@ -180,6 +181,8 @@ def test_health_history_shows_the_last_50_checks_and_day_over_day_uses_offset_1d
     interval = int(history["interval"].rstrip("s"))
     assert int(history["timeFrom"].rstrip("s")) == 50 * interval
     assert history["maxDataPoints"] == 50
+    # One cell per check only while the panel's step is the exporter's default probe period.
+    assert interval == build_parser([]).get_default("interval")
     comparisons = [p for p in iter_panels(health) if p["title"].endswith("now and yesterday")]
     assert len(comparisons) == 4
     for p in comparisons:
