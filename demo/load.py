@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -66,17 +66,24 @@ MIX = (
 )
 
 
-def plan(count: int, seed: int = 0, port: int | None = None) -> list[Call]:
-    """The same calls for the same count and seed, so a run can be repeated exactly."""
+def iter_plan(count: int, seed: int = 0, port: int | None = None) -> Iterator[Call]:
+    """The same calls for the same count and seed, so a run can be repeated exactly.
+
+    Made one at a time as they are sent: a day of load (a million calls) held in a list
+    would take some 350 MB.
+    """
     rng = random.Random(seed)
     weights = [entry[1] for entry in MIX]
-    calls = []
     for _ in range(count):
         kind, _, method, template, endpoint = rng.choices(MIX, weights=weights)[0]
         tenant = rng.choice(TENANTS)
         path = template.format(n=rng.randint(1, 9))
-        calls.append(Call(method, path, endpoint, tenant, kind, _tenant_headers(tenant, port)))
-    return calls
+        yield Call(method, path, endpoint, tenant, kind, _tenant_headers(tenant, port))
+
+
+def plan(count: int, seed: int = 0, port: int | None = None) -> list[Call]:
+    """iter_plan as a list, for a plan small enough to hold and compare."""
+    return list(iter_plan(count, seed, port))
 
 
 def every_kind(port: int | None = None) -> list[Call]:
@@ -181,7 +188,7 @@ class Progress:
 
 def run(
     url: str,
-    calls: list[Call],
+    calls: Iterable[Call],
     duration: float,
     rate: float | None = None,
     concurrency: int = 4,
@@ -189,42 +196,53 @@ def run(
     stop: threading.Event | None = None,
 ) -> Tally:
     """Send the calls (all of them, or as many as fit in `duration` seconds, or until
-    `stop` is set) and tally what came back."""
+    `stop` is set) and tally what came back.
+
+    `calls` is read as it is sent and at most 2 x `concurrency` calls wait or run at once,
+    so memory stays flat however many calls a run has.
+    """
     stop = stop or threading.Event()
     tally = Tally()
     deadline = time.monotonic() + duration
     interval = 1.0 / rate if rate else 0.0
     base = url.rstrip("/")
+    slots = threading.BoundedSemaphore(2 * concurrency)
+    errors: list[Exception] = []  # a bug in a sending thread, raised once the pool is done
 
     def over() -> bool:
         return stop.is_set() or time.monotonic() > deadline
 
     def send(client: httpx.Client, call: Call) -> None:
-        if over():
-            return
         try:
-            response = client.request(call.method, base + call.path, headers=dict(call.headers))
-            tally.add(call, response.status_code)
-        except httpx.HTTPError:
-            tally.add(call, None)
-        if on_progress:
-            on_progress(tally)
+            if over():
+                return
+            try:
+                response = client.request(call.method, base + call.path, headers=dict(call.headers))
+                tally.add(call, response.status_code)
+            except httpx.HTTPError:
+                tally.add(call, None)
+            if on_progress:
+                on_progress(tally)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            slots.release()
 
     with (
         httpx.Client(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client,
         ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load") as pool,
     ):
-        futures = []
         next_at = time.monotonic()
         for call in calls:
-            if over():
+            if over() or errors:
                 break
             if interval:
                 next_at += interval
                 stop.wait(max(0.0, next_at - time.monotonic()))
-            futures.append(pool.submit(send, client, call))
-        for future in futures:
-            future.result()
+            slots.acquire()  # a slot frees when a call is answered
+            pool.submit(send, client, call)
+    if errors:
+        raise errors[0]
     return tally
 
 
@@ -250,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests, --duration and --concurrency must be positive, --rate >= 0")
     check_target(args.url, tuple(args.allow_host))
 
-    calls = plan(args.requests, args.seed, urlsplit(args.url).port)
-    progress = Progress(len(calls))
+    calls = iter_plan(args.requests, args.seed, urlsplit(args.url).port)
+    progress = Progress(args.requests)
     tally = run(
         args.url, calls, args.duration, args.rate or None, args.concurrency, progress.update
     )

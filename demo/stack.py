@@ -378,8 +378,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_load(stack: Stack, args: argparse.Namespace, stopping: threading.Event) -> None:
-    calls = load.plan(args.load_requests, port=stack.ports["app"])
-    progress = load.Progress(len(calls), stream=sys.stdout)
+    calls = load.iter_plan(args.load_requests, port=stack.ports["app"])
+    progress = load.Progress(args.load_requests, stream=sys.stdout)
     tally = load.run(
         stack.url("app"),
         calls,

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import io
+import itertools
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from demo import load
+
+
+class Answer(BaseHTTPRequestHandler):
+    """200 to any GET, 404 under /missing/."""
+
+    def do_GET(self) -> None:
+        self.send_response(404 if self.path.startswith("/missing/") else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.mark.parametrize(
@@ -63,3 +88,51 @@ def test_progress_prints_a_line_per_update_without_a_terminal():
     assert out.getvalue() == "load: 3/10 requests, " + out.getvalue().split(", ", 1)[1]
     assert "2xx 1 4xx 1, 1 unanswered\n" in out.getvalue()
     assert tally.count(endpoint="<unmatched>") == 1 and tally.sent == 3
+
+
+def test_run_tallies_every_answer(server_url):
+    calls = [load.Call("GET", f"/orders/{n}/", "/orders/<int:pk>/", "acme") for n in range(30)]
+    calls += [load.Call("GET", "/missing/", "<unmatched>", "<none>")] * 5
+    tally = load.run(server_url, calls, duration=60)
+    assert tally.sent == 35 and tally.failures == 0
+    assert tally.count(endpoint="/orders/<int:pk>/", status=200) == 30
+    assert tally.count(tenant="<none>", status=404) == 5
+
+
+def test_run_reads_its_calls_as_it_sends_them(server_url):
+    """An endless plan is never held: calls are drawn only as sending threads free up."""
+    drawn = 0
+
+    def endless():
+        nonlocal drawn
+        for n in itertools.count():
+            drawn += 1
+            yield load.Call("GET", f"/{n}", "/", "acme")
+
+    stop = threading.Event()
+
+    def stop_after_twenty(tally: load.Tally) -> None:
+        if tally.sent >= 20:
+            stop.set()
+
+    concurrency = 2
+    tally = load.run(
+        server_url, endless(), duration=60, concurrency=concurrency,
+        on_progress=stop_after_twenty, stop=stop,
+    )  # fmt: skip
+    assert tally.sent >= 20
+    # Drawn but not sent: those waiting in a slot when the stop came, and the one after.
+    assert drawn <= tally.sent + 2 * concurrency + 1
+
+
+def test_run_raises_what_broke_a_sending_thread(server_url):
+    def broken(tally: load.Tally) -> None:
+        raise ValueError("progress display broke")
+
+    calls = [load.Call("GET", "/", "/", "acme")] * 3
+    with pytest.raises(ValueError, match="progress display broke"):
+        load.run(server_url, calls, duration=60, on_progress=broken)
+
+
+def test_iter_plan_is_the_plan_one_call_at_a_time():
+    assert list(load.iter_plan(300, seed=7, port=80)) == load.plan(300, seed=7, port=80)
