@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import DisallowedHost
 
 from demo.tenants import tenant_from_request
 
@@ -15,6 +16,8 @@ class Request:
         self._host = host
 
     def get_host(self) -> str:
+        if self._host == "evil.example":  # not in ALLOWED_HOSTS
+            raise DisallowedHost(f"Invalid HTTP_HOST header: {self._host!r}")
         return self._host
 
 
@@ -28,6 +31,8 @@ class Request:
         ("app:8000", None, None),
         ("www.shop.example", None, None),
         ("acme.localhost", "  ", "acme"),  # a blank header is no header
+        ("evil.example", None, None),  # Django refuses the host: no tenant, no error
+        ("evil.example", "acme", "acme"),
     ],
 )
 def test_tenant_from_request(host, header, tenant):
