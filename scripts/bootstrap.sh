@@ -18,11 +18,14 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   # --no-install-recommends keeps Debian from pulling in and starting extra daemons.
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # Debian's packages start their own services on standard ports: painel starts its own on
-  # free ports, so stop only the ones this script just installed, never anything else.
+  # free ports, so stop the services this script just installed, through the init system
+  # (systemd, else the init script and its pidfile), never other processes by name.
   for pkg in "${need_apt[@]}"; do
     case "$pkg" in
-      prometheus) systemctl disable --now prometheus 2>/dev/null || pkill -x prometheus 2>/dev/null || true ;;
-      prometheus-alertmanager) systemctl disable --now prometheus-alertmanager 2>/dev/null || pkill -x prometheus-alert 2>/dev/null || true ;;
+      prometheus | prometheus-alertmanager)
+        systemctl disable --now "$pkg" 2>/dev/null \
+          || { service "$pkg" stop >/dev/null 2>&1; update-rc.d "$pkg" disable >/dev/null 2>&1; } \
+          || true ;;
     esac
   done
 fi
