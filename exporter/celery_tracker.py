@@ -9,7 +9,8 @@ Worker liveness is decided at scrape time from the heartbeats, as celery.events.
 (a worker is alive until 2 x its heartbeat interval after its last heartbeat), so a worker
 killed with SIGKILL, which sends no worker-offline event, drops to 0 by itself. A worker
 silent for `forget_after` seconds is forgotten with all its series (celery-exporter's users
-saw memory and series grow without end with rotating pod names).
+saw memory and series grow without end with rotating pod names), and so is a producer host
+that sent no task for as long (its `celery_task_sent_total` series: web pods rotate too).
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class EventTracker:
         self._series: dict[str, set[tuple[str, str]]] = {}
         self._failed_series: dict[str, set[tuple[str, str, str]]] = {}
         self._last_seen: dict[str, float] = {}  # hostname -> local time of its last event
+        # producer host -> (name, queue) of its task-sent series, and when it last sent
+        self._sent_series: dict[str, set[tuple[str, str]]] = {}
+        self._last_sent: dict[str, float] = {}
         # A worker without -E still sends heartbeats, which count the tasks it processed:
         # more processed than at its first heartbeat, and no task event from it, means
         # its task events are off.
@@ -171,7 +175,10 @@ class EventTracker:
         queue = self._queue_for(kind, event, task, name)
         hostname = _hostname_label(str(event["hostname"]))
         labels = (name, hostname, queue)
-        if kind != "task-sent":
+        if kind == "task-sent":
+            self._last_sent[hostname] = self._clock()
+            self._sent_series.setdefault(hostname, set()).add((name, queue))
+        else:
             self._last_seen[hostname] = self._clock()
             self._workers_with_task_events.add(hostname)
             self._start_at_zero(labels)
@@ -219,7 +226,7 @@ class EventTracker:
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            self._forget_silent_workers()
+            self._forget_silent_hosts()
             up = GaugeMetricFamily(
                 "celery_worker_up",
                 "1 while the worker's heartbeats arrive (expiry: 2 x heartbeat interval).",
@@ -243,7 +250,7 @@ class EventTracker:
             family.samples = [s for s in family.samples if not s.name.endswith("_created")]
         return [*families, up, active]
 
-    def _forget_silent_workers(self) -> None:
+    def _forget_silent_hosts(self) -> None:
         now = self._clock()
         for hostname, seen in list(self._last_seen.items()):
             if now - seen < self.forget_after:
@@ -255,11 +262,18 @@ class EventTracker:
             self._state.workers.pop(hostname, None)
             for name, queue in self._series.pop(hostname, ()):
                 for kind, counter in self._counters.items():
-                    if kind != "task-failed":
+                    if kind not in ("task-failed", "task-sent"):
                         counter.remove(name, hostname, queue)
                 self._runtime.remove(name, hostname, queue)
             for name, queue, exception in self._failed_series.pop(hostname, ()):
                 self._counters["task-failed"].remove(name, hostname, queue, exception)
+        for hostname, sent in list(self._last_sent.items()):
+            if now - sent < self.forget_after:
+                continue
+            log.info("forgetting celery producer %s: sent no task for %.0f s", hostname, now - sent)
+            del self._last_sent[hostname]
+            for name, queue in self._sent_series.pop(hostname, ()):
+                self._counters["task-sent"].remove(name, hostname, queue)
 
     def queue_names(self) -> list[str]:
         """Queues named by the events so far (task-sent carries the queue)."""

@@ -54,6 +54,12 @@ def test_succeeding_failing_and_retried_tasks_are_counted_exactly(exporter, work
         worker.send("painel.fail")
     worker.send("painel.flaky", 2)  # two retries, then success
     host = {"hostname": worker.nodename, "queue_name": "celery"}
+    # task-sent comes from the producer: this test process, labelled with its host only
+    # (read at once: a producer silent for FORGET_AFTER is forgotten)
+    producer = {"hostname": socket.gethostname(), "queue_name": "celery"}
+    exporter.wait_for(
+        lambda s: sample(s, "celery_task_sent_total", task="painel.succeed", **producer) == 3
+    )
 
     def done(scrape):
         return (
@@ -88,15 +94,6 @@ def test_succeeding_failing_and_retried_tasks_are_counted_exactly(exporter, work
     assert value("celery_task_retried_total", "painel.flaky") == 2
     assert value("celery_task_failed_total", "painel.flaky", exception="") == 0
     assert value("celery_task_runtime_count", "painel.flaky") == 1
-    # task-sent comes from the producer: this test process, labelled with its host only
-    sent = sample(
-        scrape,
-        "celery_task_sent_total",
-        task="painel.succeed",
-        hostname=socket.gethostname(),
-        queue_name="celery",
-    )
-    assert sent == 3
     runtime_sum = value("celery_task_runtime_sum", "painel.succeed")
     assert 0 < runtime_sum < 30
     buckets = {
@@ -144,7 +141,14 @@ def test_revoked_task_is_counted(exporter, worker):
     assert sample(scrape, "celery_task_succeeded_total", **labels) == 0
 
 
-def test_worker_goes_down_after_sigkill_and_is_forgotten_later(exporter, worker, broker, tmp_path):
+def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
+    exporter, worker, broker, tmp_path
+):
+    # a web pod replaced by a deploy: it sent a task, then nothing more
+    with worker.app.events.default_dispatcher(hostname="gen7@web-old") as dispatcher:
+        dispatcher.send("task-sent", uuid="from-web-old", name="painel.succeed", queue="celery")
+    old_pod = {"task": "painel.succeed", "hostname": "web-old", "queue_name": "celery"}
+    exporter.wait_for(lambda s: sample(s, "celery_task_sent_total", **old_pod) == 1)
     victim = CeleryWorker(broker.url, tmp_path, name="victim", queues=["victim"]).start()
     try:
         exporter.wait_for(lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 1)
@@ -166,11 +170,12 @@ def test_worker_goes_down_after_sigkill_and_is_forgotten_later(exporter, worker,
             lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) is None,
             timeout=FORGET_AFTER + 10,
         )
+        forgotten = {victim.nodename, "web-old"}  # the producer fell silent even earlier
         assert not [
             labels
             for family in scrape.families.values()
             for labels in (s.labels for s in family.samples)
-            if labels.get("hostname") == victim.nodename
+            if labels.get("hostname") in forgotten
         ]
         assert sample(scrape, "celery_worker_up", hostname=worker.nodename) == 1
     finally:
