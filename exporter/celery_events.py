@@ -26,6 +26,12 @@ MAX_BACKOFF = 30.0
 # how often the consumer loop wakes up when no event comes: the stop and the
 # enable_events timer are checked this often
 POLL_SECONDS = 1.0
+# Workers send heartbeats even without -E, so silence means no worker on this broker (or
+# key prefix), or workers started with --without-heartbeat and no -E.
+NO_EVENTS_ADVICE = (
+    "are workers running on this broker and --celery-key-prefix? Workers that send no "
+    "events: start them with -E or run the exporter with --celery-enable-events"
+)
 
 
 class EventReceiver:
@@ -86,6 +92,7 @@ class EventReceiver:
                     self.last_error,
                     backoff,
                 )
+                self._warn_if_silent()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         self.connected = False
@@ -135,11 +142,15 @@ class EventReceiver:
                     "could not ask the workers to enable events: %s",
                     scrub(f"{type(exc).__name__}: {exc}", self.broker_url),
                 )
+        self._warn_if_silent()
+
+    def _warn_if_silent(self) -> None:
+        """Once per silence, connected or not: the log says so, as / and the gauge do."""
         if not self._warned_silence and self.silent():
             self._warned_silence = True
             log.warning(
-                "no celery events from %s for %.0f s: start the workers with -E "
-                "(--task-events) or run the exporter with --celery-enable-events",
+                "no celery events from %s for %.0f s: %s",
                 self.target,
                 self.no_events_after,
+                NO_EVENTS_ADVICE,
             )

@@ -19,7 +19,7 @@ from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.celery_events import EventReceiver
+from exporter.celery_events import NO_EVENTS_ADVICE, EventReceiver
 from exporter.celery_queues import (
     DEFAULT_PRIORITY_STEPS,
     READ_ERRORS,
@@ -278,10 +278,7 @@ class CeleryCollector(Collector):
             events = f"disconnected ({self.receiver.last_error or 'connecting'})"
         if self.receiver.silent():
             since = self.receiver.last_event_at or self.receiver.started_at
-            events += (
-                f"; NO EVENTS for {time.time() - since:.0f} s: start the workers with -E "
-                "or run with --celery-enable-events"
-            )
+            events += f"; NO EVENTS for {time.time() - since:.0f} s: {NO_EVENTS_ADVICE}"
         quiet = self.tracker.workers_without_task_events()
         if quiet:
             events += (

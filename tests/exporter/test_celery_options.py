@@ -10,7 +10,7 @@ import pytest
 
 from exporter.collector import ConfigError
 from exporter.config import load
-from tests.support.celery import CeleryWorker, sample, wait_for_receiver
+from tests.support.celery import CeleryWorker, sample, send_probe_event, wait_for_receiver
 from tests.support.celery_app import make_app
 from tests.support.exporter import ExporterProcess
 
@@ -54,6 +54,29 @@ def test_missing_task_events_are_reported_until_enable_events_turns_them_on(redi
                 assert "NO TASK EVENTS" not in passive.get("/").body
     finally:
         worker.stop()
+
+
+def test_silence_is_reported_until_events_arrive(redis_server, tmp_path):
+    # a reachable broker with no worker on it: not a heartbeat, not an event
+    flags = ["--collectors", "celery", "--broker-url", redis_server.url]
+    flags += ["--celery-no-events-after", "1"]
+    gauge = "painel_exporter_celery_no_events"
+    producer = make_app(redis_server.url)
+    try:
+        with ExporterProcess(tmp_path, flags) as exporter:
+            exporter.wait_for(lambda s: sample(s, gauge) == 1)
+            assert "NO EVENTS" in exporter.get("/").body
+            wait_until(lambda: "no celery events from" in exporter.log(), 10)
+            assert "--celery-key-prefix" in exporter.log()
+
+            def heard(scrape) -> bool:
+                send_probe_event(producer)  # one more, so the last is never a second old
+                return sample(scrape, gauge) == 0
+
+            exporter.wait_for(heard)
+            assert "celery events arrive again" in exporter.log()
+    finally:
+        producer.close()
 
 
 def test_key_prefix_task_name_cap_and_malformed_events(redis_server, tmp_path):
@@ -119,5 +142,6 @@ def test_broker_password_stays_out_of_errors_status_and_page(tmp_path):
         exporter.wait_for(lambda s: sample(s, "painel_exporter_celery_no_events") == 1)
         page = exporter.get("/").body
         assert "ConnectionError" in page and "NO EVENTS" in page
+        wait_until(lambda: "no celery events from" in exporter.log(), 10)
         assert "s3cret-pw" not in page + exporter.scrape().text + exporter.log()
         assert "redis://:***@127.0.0.1:1/0" in page

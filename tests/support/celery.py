@@ -116,11 +116,16 @@ def wait_for_receiver(exporter, app, timeout: float = 20.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while True:
-        with app.events.default_dispatcher() as dispatcher:
-            dispatcher.send("painel-probe")
+        send_probe_event(app)
         scrape = exporter.scrape()
         if (sample(scrape, "painel_exporter_celery_events_received_total") or 0) > 0:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"the exporter received no celery event in {timeout}s")
         time.sleep(0.1)
+
+
+def send_probe_event(app) -> None:
+    """One event of a type no collector counts: proof of life for the events stream."""
+    with app.events.default_dispatcher() as dispatcher:
+        dispatcher.send("painel-probe")
