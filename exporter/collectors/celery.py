@@ -84,7 +84,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         type=seconds,
         default=600.0,
         metavar="SECONDS",
-        help="a worker silent this long is dropped with all its series (default %(default)s)",
+        help="a worker silent this long, or a producer host that sent no task for as long, "
+        "is dropped with all its series (default %(default)s)",
     )
     parser.add_argument(
         "--celery-no-events-after",
