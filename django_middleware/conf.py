@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -48,8 +48,9 @@ class Settings:
     excluded_paths: frozenset[str]
     excluded_prefixes: tuple[str, ...]  # entries ending in "/" exclude everything below them
     user_field: str | None
-    metrics_bearer_token: str | None
-    metrics_basic_auth: tuple[str, str] | None
+    # Kept out of repr(): settings end up in logs and tracebacks, credentials must not.
+    metrics_bearer_token: str | None = field(repr=False)
+    metrics_basic_auth: tuple[str, str] | None = field(repr=False)
     metrics_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     health_checks: tuple[tuple[str, Callable[[], Any]], ...]
     health_timeout: float

@@ -61,3 +61,9 @@ def test_defaults_are_the_documented_ones():
     assert settings.excluded_paths == {"/metrics", "/health"}
     assert settings.user_field == "id"
     assert settings.health_timeout == 2.0
+
+
+def test_credentials_stay_out_of_the_settings_repr():
+    settings = conf.build({"METRICS_BEARER_TOKEN": "t0ken-x", "METRICS_BASIC_AUTH": "prom:pa55-y"})
+    assert settings.metrics_bearer_token == "t0ken-x"
+    assert not any(secret in repr(settings) for secret in ("t0ken-x", "pa55-y"))
