@@ -1,6 +1,6 @@
 """Per-request overhead of MetricsMiddleware against django-prometheus, over bare Django.
 
-    .venv/bin/python benchmarks/middleware_overhead.py [--rounds 5] [--requests 20000]
+    .venv/bin/python benchmarks/middleware_overhead.py [--rounds 7] [--requests 20000]
 
 Each variant (bare Django, django-prometheus's Before/After middleware, painel's
 MetricsMiddleware) runs in its own process, single-process and multiprocess
@@ -145,7 +145,7 @@ def report(mode: str, results: dict[str, list[float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=20000, help="per run")
     parser.add_argument("--batches", type=int, default=20, help="per run; the fastest counts")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
