@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -40,9 +40,8 @@ _ROW = re.compile(
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def readme_table(text: str, heading: str) -> dict[str, str]:
-    """name -> type from the metric table rows under `### <heading>` (to the next heading)."""
-    rows: dict[str, str] = {}
+def _table_rows(text: str, heading: str) -> Iterator[re.Match]:
+    """The metric table rows under `### <heading>` (to the next heading)."""
     inside = False
     for line in text.splitlines():
         if line.startswith("#"):
@@ -50,8 +49,12 @@ def readme_table(text: str, heading: str) -> dict[str, str]:
             continue
         match = _ROW.match(line.strip()) if inside else None
         if match:
-            rows[match.group("name")] = match.group("type")
-    return rows
+            yield match
+
+
+def readme_table(text: str, heading: str) -> dict[str, str]:
+    """name -> type from the metric table rows under `### <heading>`."""
+    return {row.group("name"): row.group("type") for row in _table_rows(text, heading)}
 
 
 def readme_metrics(text: str | None = None) -> dict[str, str]:
@@ -61,6 +64,21 @@ def readme_metrics(text: str | None = None) -> dict[str, str]:
     for heading in METRIC_SECTIONS:
         metrics.update(readme_table(text, heading))
     return metrics
+
+
+def known_labels(readme_text: str | None = None) -> dict[str, set[str]]:
+    """name -> labels of the series painel and its recording rules write, as exposed (x_bucket
+    has `le`); scraped series also have the `job` and `instance` Prometheus gives them."""
+    text = README.read_text() if readme_text is None else readme_text
+    # ALERTS and ALERTS_FOR_STATE carry each alert's own labels: left out, so anything goes.
+    labels = {name: {"job", "instance"} for name in PROMETHEUS_SERIES if "ALERTS" not in name}
+    for heading in (*METRIC_SECTIONS, RULES_SECTION):
+        target = {"job", "instance"} if heading in METRIC_SECTIONS else set()
+        for row in _table_rows(text, heading):
+            names = target | set(re.findall(r"`(\w+)`", row.group("labels")))
+            for exposed in expand_histograms({row.group("name"): row.group("type")}):
+                labels[exposed] = names | ({"le"} if exposed.endswith("_bucket") else set())
+    return labels
 
 
 def rule_files(rules_dir: Path = RULES_DIR) -> list[Path]:

@@ -58,3 +58,48 @@ def _walk(node, function: str | None) -> Iterator[Selector]:
 
 def metric_names(expr: str) -> set[str]:
     return {s.name for s in selectors(expr) if s.name}
+
+
+# Functions that write a label (their 2nd argument) from others: label_replace(v, dst, repl,
+# src, regex) and label_join(v, dst, separator, src...).
+_LABEL_SOURCES = {"label_replace": slice(3, 4), "label_join": slice(3, None)}
+
+
+def label_names(expr: str) -> tuple[set[str], set[str]]:
+    """(labels `expr` reads, labels it writes): matchers, by/without, on/ignoring, group_x,
+    label_replace()/label_join() sources on one side, their destinations on the other."""
+    reads: set[str] = set()
+    writes: set[str] = set()
+    _collect_labels(promql.parse(expr), reads, writes)
+    return reads - {"__name__"}, writes
+
+
+def _collect_labels(node, reads: set[str], writes: set[str]) -> None:
+    if isinstance(node, promql.VectorSelector):
+        for group in [node.matchers.matchers, *node.matchers.or_matchers]:
+            reads.update(m.name for m in group)
+    elif isinstance(node, promql.AggregateExpr) and node.modifier is not None:
+        reads.update(node.modifier.labels)
+    elif isinstance(node, promql.BinaryExpr) and node.modifier is not None:
+        if node.modifier.matching is not None:
+            reads.update(node.modifier.matching.labels)
+        reads.update(node.modifier.group_labels or [])
+    elif isinstance(node, promql.Call) and node.func.name in _LABEL_SOURCES:
+        writes.add(node.args[1].val)
+        reads.update(arg.val for arg in node.args[_LABEL_SOURCES[node.func.name]] if arg.val)
+    for child in _children(node):
+        _collect_labels(child, reads, writes)
+
+
+def unknown_labels(expr: str, labels_of: dict[str, set[str]]) -> set[str]:
+    """Labels `expr` reads that none of the metrics it selects has nor it writes itself.
+
+    `labels_of` maps a metric name to its labels; a metric missing from it (its labels are
+    not known) makes any label acceptable. Misspelt labels matter: `x=~".*"` also matches a
+    series without label x, so a query with a wrong label still returns data.
+    """
+    names = metric_names(expr)
+    if not names or any(name not in labels_of for name in names):
+        return set()
+    reads, writes = label_names(expr)
+    return reads - writes - set().union(*(labels_of[name] for name in names))

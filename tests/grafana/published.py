@@ -1,11 +1,12 @@
-"""The metrics a query or rule may use: catalog.known_metrics(), which reads the README,
-and the shared contract's names, which the README must document."""
+"""The metrics a query or rule may use, and their labels: catalog.known_metrics() and
+catalog.known_labels(), which read the README, and the shared contract's names, which the
+README must document."""
 
 from __future__ import annotations
 
 import functools
 
-from grafana.catalog import known_metrics
+from grafana.catalog import known_labels, known_metrics
 
 # The shared contract's metric names (the issue texts), by type.
 CONTRACT = {
@@ -77,3 +78,8 @@ CONTRACT = {
 @functools.cache
 def published_metrics() -> dict[str, str]:
     return known_metrics()
+
+
+@functools.cache
+def published_labels() -> dict[str, set[str]]:
+    return known_labels()

@@ -13,9 +13,9 @@ from exporter.config import build_parser
 from grafana.catalog import readme_metrics
 from grafana.generate import DASHBOARDS_DIR, rendered
 from grafana.lint import lint
-from grafana.promql import metric_names, selectors
+from grafana.promql import metric_names, selectors, unknown_labels
 from grafana.queries import TimeRange, iter_panel_queries, iter_panels, query_variable_selectors
-from tests.grafana.published import CONTRACT, published_metrics
+from tests.grafana.published import CONTRACT, published_labels, published_metrics
 from tests.prometheus.promtool import promtool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,6 +106,21 @@ def test_every_metric_a_query_uses_is_published():
         for selector in query_variable_selectors(dashboard):
             used |= metric_names(selector)
     assert used - set(known) == set()
+
+
+def test_every_label_a_query_reads_is_a_label_of_the_metrics_it_selects():
+    # With "All" selected, a misspelt `queue=~".*"` matches every series: only this catches it.
+    labels_of = published_labels()
+    assert unknown_labels('sum by (queue) (celery_queue_length{queue=~".*"})', labels_of) == {
+        "queue"
+    }
+    wrong = [
+        f"{query.dashboard} / {query.panel} [{query.ref_id}]: {sorted(unknown)}"
+        for dashboard in dashboards().values()
+        for query in iter_panel_queries(dashboard)
+        if (unknown := unknown_labels(query.expr, labels_of))
+    ]
+    assert wrong == []
 
 
 def test_provisioning_names_a_fixed_datasource_uid_and_the_dashboards_folder():

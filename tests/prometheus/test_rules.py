@@ -13,8 +13,8 @@ import yaml
 from django_middleware.conf import DEFAULT_BUCKETS, DEFAULTS
 from grafana.catalog import iter_rules, readme_table, recording_rules, rule_files
 from grafana.panels import SLOW_THRESHOLD_SECONDS
-from grafana.promql import metric_names
-from tests.grafana.published import published_metrics
+from grafana.promql import metric_names, unknown_labels
+from tests.grafana.published import published_labels, published_metrics
 from tests.prometheus.promtool import promtool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,6 +102,13 @@ def test_rules_select_only_published_metrics():
     known = published_metrics()
     for rule in iter_rules():
         unknown = metric_names(rule["expr"]) - set(known)
+        assert not unknown, f"{rule.get('alert') or rule.get('record')}: {unknown}"
+
+
+def test_rules_read_only_labels_their_metrics_have():
+    labels_of = published_labels()
+    for rule in iter_rules():
+        unknown = unknown_labels(rule["expr"], labels_of)
         assert not unknown, f"{rule.get('alert') or rule.get('record')}: {unknown}"
 
 
