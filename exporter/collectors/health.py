@@ -116,18 +116,25 @@ class Probe:
 
     def run(self) -> ProbeResult:
         started = time.perf_counter()
+        deadline = started + self.timeout
         request = urllib.request.Request(self._plain_url, headers=self._headers)
+        code = 0
         try:
             try:
                 with _OPENER.open(request, timeout=self.timeout) as answer:
-                    code, body = answer.status, answer.read(MAX_BODY_BYTES + 1)
+                    code = answer.status
+                    body = _read_until(answer, deadline)
             except urllib.error.HTTPError as error:  # 4xx/5xx: still an answer, read it
-                code, body = error.code, error.read(MAX_BODY_BYTES + 1)
+                code = error.code
+                body = _read_until(error.fp, deadline) if error.fp else b""
+        except _TooSlow:
+            duration = time.perf_counter() - started
+            return ProbeResult(False, duration, code, error=f"took over {self.timeout:g}s")
         except (OSError, ValueError) as exc:
             duration = time.perf_counter() - started
             return ProbeResult(False, duration, 0, error=scrub(_reason(exc), self.url))
         duration = time.perf_counter() - started
-        if duration > self.timeout:  # a trickle of bytes can outlast the socket timeout
+        if duration > self.timeout:  # the last read ended past the deadline
             return ProbeResult(False, duration, code, error=f"took over {self.timeout:g}s")
         healthy, components, problem = parse_health(body)
         if problem:
@@ -135,6 +142,30 @@ class Probe:
             return ProbeResult(False, duration, code, error=f"HTTP {code}, {problem}")
         ok = 200 <= code < 300 and healthy
         return ProbeResult(ok, duration, code, components, "" if ok else f"HTTP {code}")
+
+
+class _TooSlow(Exception):
+    """The answer was still arriving at the probe's deadline."""
+
+
+def _read_until(answer, deadline: float) -> bytes:
+    """The body (at most MAX_BODY_BYTES + 1 bytes), or _TooSlow past the deadline.
+
+    The socket timeout restarts with every byte received, so a target that trickles its
+    answer would hold the probe (and leave its last result stale) for as long as it
+    likes; the wall clock between reads ends it.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY_BYTES:
+        if time.perf_counter() > deadline:
+            raise _TooSlow
+        chunk = answer.read1(MAX_BODY_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _reason(exc: Exception) -> str:

@@ -56,6 +56,8 @@ class HealthApp:
                 if self.path == "/slow":
                     time.sleep(3)
                     return self._answer(200, json.dumps(HEALTHY).encode())
+                if self.path == "/trickle":  # a byte at a time: each read is quick
+                    return self._trickle(json.dumps(HEALTHY).encode() + b" " * 300)
                 self._answer(404, b"")
 
             def _answer(self, code: int, body: bytes) -> None:
@@ -66,6 +68,18 @@ class HealthApp:
                     self.wfile.write(body)
                 except OSError:
                     pass  # the prober gave up on /slow
+
+            def _trickle(self, body: bytes) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in body:  # about 45 s: beyond any wait of the test
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    pass  # the prober gave up
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -94,13 +108,15 @@ def test_healthy_down_slow_503_and_garbage_targets(app, tmp_path):
     secret_url = app.url.replace("http://", f"http://{USER}:{PASSWORD}@") + "/healthy"
     healthy = app.url.replace("http://", f"http://{USER}:***@") + "/healthy"
     down = f"http://127.0.0.1:{free_port()}/health"
-    flaky, garbage, slow = (app.url + p for p in ("/flaky", "/garbage", "/slow"))
+    flaky, garbage, slow, trickle = (
+        app.url + p for p in ("/flaky", "/garbage", "/slow", "/trickle")
+    )
     flags = ["--collectors", "health", "--interval", "1", "--health-timeout", "0.5"]
-    for url in (secret_url, down, flaky, garbage, slow):
+    for url in (secret_url, down, flaky, garbage, slow, trickle):
         flags += ["--health-url", url]
 
     with ExporterProcess(tmp_path, flags) as exporter:
-        targets = (healthy, down, flaky, garbage, slow)
+        targets = (healthy, down, flaky, garbage, slow, trickle)
         scrape = exporter.wait_for(
             lambda s: all(s.value("probe_success", target=t) is not None for t in targets)
         )
@@ -125,6 +141,9 @@ def test_healthy_down_slow_503_and_garbage_targets(app, tmp_path):
 
         assert scrape.value("probe_success", target=slow) == 0
         assert scrape.value("probe_duration_seconds", target=slow) >= 0.5
+        # a trickling answer fails at the timeout, not when its last byte comes
+        assert scrape.value("probe_success", target=trickle) == 0
+        assert scrape.value("probe_http_status_code", target=trickle) == 200
         assert undocumented(scrape, ("probe_", "health_")) == []
 
         # a slow target never holds up a scrape: probes run on their own threads
