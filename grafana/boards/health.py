@@ -86,7 +86,8 @@ COMPARISONS = [
 
 def change_query(now: str, yesterday: str) -> str:
     """Percent change with the arrow as a label: ▲ for up (or equal), ▼ for down."""
-    change = f"100 * ({now} / {yesterday} - 1)"
+    # Bracketed: either side may be a quotient itself (the average response time).
+    change = f"100 * (({now}) / ({yesterday}) - 1)"
     return (
         f'label_replace({change} >= 0, "direction", "▲", "", "")'
         f' or label_replace({change} < 0, "direction", "▼", "", "")'
