@@ -386,8 +386,14 @@ def test_day_over_day_panels_find_yesterday_in_the_backfilled_blocks(run):
     )
     assert mean_yesterday == pytest.approx(yesterday.expected_yesterday_mean_duration())
     for title in ("Requests per second", "Server errors", "p95", "Average response time"):
-        change = run.prometheus.query(panel_query("painel-health", title, "C"))
-        assert len(change) == 1 and change[0]["metric"]["direction"] in ("▲", "▼"), title
+        now, then, change = (
+            run.prometheus.query(panel_query("painel-health", title, ref_id), at=run.load_end)
+            for ref_id in "ABC"
+        )
+        assert len(change) == 1, title
+        percent = 100 * (float(now[0]["value"][1]) / float(then[0]["value"][1]) - 1)
+        assert float(change[0]["value"][1]) == pytest.approx(percent), title
+        assert change[0]["metric"]["direction"] == ("▲" if percent >= 0 else "▼"), title
 
 
 # --- alerts (last: it stops the app) ------------------------------------------------------
