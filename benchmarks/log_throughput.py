@@ -6,7 +6,8 @@ Generates a Python log ('asctime LEVEL logger message', with tracebacks) knowing
 counts, starts painel-exporter (logs collector only) and mtail 3.0 (Debian's package,
 installed with apt-get when missing) on one empty file, appends the log to it, and waits
 until both have counted every record. Prints lines per CPU-second of each process (its own
-user+system time, from psutil), the ratio, the exporter's memory growth, and whether both
+user+system time, from psutil), the ratio, the exporter's memory growth (its peak resident
+memory while reading, from the kernel, less its resident memory before), and whether both
 counts are exact.
 """
 
@@ -100,6 +101,23 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start the kernel's peak-RSS record (VmHWM) afresh: writing 5 to clear_refs does so."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss(pid: int) -> int:
+    """The process's peak resident memory since the last reset, in bytes (Linux VmHWM).
+
+    Sampling the RSS would miss the peak: the 1 MiB read buffers are mmap'd and given back
+    to the kernel as soon as they are freed.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/<pid>/status")
+
+
 def ensure_mtail() -> str:
     if shutil.which("mtail") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "mtail"], check=True)
@@ -143,13 +161,12 @@ def main() -> None:
         }
         cpu_before = {name: cpu_seconds(p) for name, p in procs.items()}
         rss_before = procs["painel"].memory_info().rss
-        rss_peak = rss_before
+        reset_peak_rss(exporter_proc.pid)
         with open(source, "rb") as src, open(target, "ab") as dst:
             shutil.copyfileobj(src, dst, 8 << 20)
         done: dict[str, float] = {}
         last_progress, seen = time.monotonic(), None
         while len(done) < 2 and time.monotonic() - last_progress < 30:
-            rss_peak = max(rss_peak, procs["painel"].memory_info().rss)
             painel_samples, mtail_samples = scrape(exporter_port), scrape(mtail_port)
             counted = (
                 total(painel_samples, "log_messages_total", log="bench"),
@@ -165,6 +182,7 @@ def main() -> None:
             time.sleep(0.2)
         if len(done) < 2:
             raise SystemExit(f"stalled before the end; counted {seen}, finished: {sorted(done)}")
+        rss_peak = peak_rss(exporter_proc.pid)
     finally:
         for proc in (exporter_proc, mtail_proc):
             proc.terminate()
@@ -188,7 +206,10 @@ def main() -> None:
     print(f"painel-exporter: {rate['painel']:>12,.0f} lines per CPU-second  exact={painel_exact}")
     print(f"mtail:           {rate['mtail']:>12,.0f} lines per CPU-second  exact={mtail_exact}")
     print(f"ratio painel/mtail: {rate['painel'] / rate['mtail']:.1f}x (target >= 4x)")
-    print(f"exporter memory growth: {(rss_peak - rss_before) / 2**20:.1f} MiB (target < 32 MiB)")
+    print(
+        f"exporter memory growth: {(rss_peak - rss_before) / 2**20:.1f} MiB at its peak "
+        f"(target < 32 MiB)"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 
