@@ -11,6 +11,10 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
+# Debian's python3 leaves ensurepip (so pip in a new venv) to the python3-venv package.
+if [ ! -x "$ROOT/.venv/bin/python" ] && ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
+  need_apt+=(python3-venv)
+fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "bootstrap: apt-get install ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
