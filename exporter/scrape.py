@@ -15,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from exporter.collector import Collector
+from exporter.single_flight import SingleFlight
 from exporter.targets import scrub_known
 
 log = logging.getLogger("painel.exporter.scrape")
@@ -52,8 +54,8 @@ class Scraper:
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, 2 * len(self.collectors)), thread_name_prefix="collect"
         )
+        self._runs = SingleFlight(self._pool)
         self._lock = threading.Lock()
-        self._running: dict[int, Future] = {}
         self._last: dict[str, Result] = {}
 
     def last_results(self) -> dict[str, Result]:
@@ -64,7 +66,7 @@ class Scraper:
         """Every collector's metrics, within `timeout` (at most --scrape-timeout)."""
         timeout = self.timeout if timeout is None else min(timeout, self.timeout)
         started = time.perf_counter()
-        runs = {id(c): self._run_of(c) for c in self.collectors}
+        runs = {id(c): self._runs.run(id(c), partial(_collect, c)) for c in self.collectors}
         wait_futures(runs.values(), timeout=timeout)
         metrics: list[Metric] = []
         success = GaugeMetricFamily(
@@ -92,14 +94,6 @@ class Scraper:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _run_of(self, collector: Collector) -> Future:
-        with self._lock:
-            running = self._running.get(id(collector))
-            if running is None or running.done():
-                running = self._pool.submit(_collect, collector)
-                self._running[id(collector)] = running
-            return running
 
     def _outcome(
         self, collector: Collector, run: Future, started: float, timeout: float

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from redis.retry import Retry
 
 from exporter.collector import Collector, ConfigError
 from exporter.config import seconds
+from exporter.single_flight import SingleFlight
 from exporter.targets import mask_url, scrub
 
 NAME = "redis"
@@ -153,8 +153,7 @@ class RedisCollector(Collector):
         self.targets = targets
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="redis")
-        self._lock = threading.Lock()
-        self._running: dict[str, Future] = {}
+        self._polls = SingleFlight(self._pool)  # a busy server is waited on, not polled twice
 
     def stop(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -173,7 +172,7 @@ class RedisCollector(Collector):
         return {"targets": rows}
 
     def collect(self) -> Iterable[Metric]:
-        runs = {t.addr: self._run_of(t) for t in self.targets}
+        runs = {t.addr: self._polls.run(t.addr, t.poll) for t in self.targets}
         wait_futures(runs.values(), timeout=self.timeout)
         families = _Families()
         for target in self.targets:
@@ -186,15 +185,6 @@ class RedisCollector(Collector):
             self._remember(target, poll)
             families.add(target.addr, poll)
         return families.all()
-
-    def _run_of(self, target: RedisTarget) -> Future:
-        # A target still busy from the last scrape is waited on, not polled twice.
-        with self._lock:
-            running = self._running.get(target.addr)
-            if running is None or running.done():
-                running = self._pool.submit(target.poll)
-                self._running[target.addr] = running
-            return running
 
     @staticmethod
     def _remember(target: RedisTarget, poll: Poll) -> None:
