@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -15,6 +16,7 @@ from grafana.generate import DASHBOARDS_DIR, rendered
 from grafana.lint import lint
 from grafana.promql import metric_names, selectors, unknown_labels
 from grafana.queries import TimeRange, iter_panel_queries, iter_panels, query_variable_selectors
+from prometheus.render_config import COMMITTED_CONFIG
 from tests.grafana.published import CONTRACT, published_labels, published_metrics
 from tests.prometheus.promtool import promtool
 
@@ -215,6 +217,18 @@ def test_compose_mounts_the_dashboards_where_the_provider_reads_them():
     providers = yaml.safe_load((PROVISIONING / "dashboards" / "painel.yml").read_text())
     assert mounts["./grafana/dashboards"] == providers["providers"][0]["options"]["path"]
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+def test_the_datasource_reaches_composes_prometheus_at_its_scrape_interval():
+    """Grafana's $__rate_interval is 4 x the data source's timeInterval: it must be the
+    scrape interval, or rates over too short a window come out empty."""
+    (source,) = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    config = yaml.safe_load(COMMITTED_CONFIG.read_text())
+    assert source["jsonData"]["timeInterval"] == config["global"]["scrape_interval"]
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert httpx.URL(source["url"]).host in services
 
 
 def test_the_readme_documents_every_metric_of_the_shared_contract_with_its_type():

@@ -41,6 +41,10 @@ BREAKAGES = {
         "hard-coded data source",
     ),
     "no datasource variable": (drop_datasource_variable, "no `datasource` variable"),
+    "variable data source": (
+        lambda d: d["templating"]["list"][1].update(datasource={"uid": "abc"}),
+        "does not query $datasource",
+    ),
     "fixed rate window": (
         set_expr('sum(rate(django_http_requests_total{tenant=~"$tenant"}[5m]))'),
         "must use [$__rate_interval]",
