@@ -279,7 +279,7 @@ def variable_values(run: Run, dashboard: dict, variable: dict) -> list[str]:
 
 
 def test_every_panel_shows_data_for_some_single_value_of_each_variable(run):
-    """ "All" is `.*`, which also matches series without the label: a panel filtering on a
+    """Grafana's All is `.*`, which also matches series without the label: a panel filtering on a
     label its series lack looks fine with All and goes blank for any one tenant, endpoint,
     Redis or queue. For each variable, every query must return data for at least one of the
     values Grafana offers."""
