@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,8 +150,14 @@ def build(raw: Any) -> Settings:
     values = {**DEFAULTS, **raw}
 
     header = _string_or_none("TENANT_HEADER", values["TENANT_HEADER"])
-    if header is None:
-        raise _fail("TENANT_HEADER", "must be a header name such as 'X-Tenant-ID'")
+    # Letters, digits and dashes only: WSGI servers drop headers with underscores, and a name
+    # with spaces could never arrive, so the tenant would silently always be <none>.
+    if header is None or not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", header):
+        raise _fail(
+            "TENANT_HEADER",
+            f"must be a header name of letters, digits and dashes such as 'X-Tenant-ID', "
+            f"got {header!r}",
+        )
     resolver = _string_or_none("TENANT_RESOLVER", values["TENANT_RESOLVER"])
 
     max_tenants = values["MAX_TENANTS"]

@@ -35,6 +35,8 @@ def test_django_refuses_to_start_with_a_slow_threshold_off_the_buckets():
     ("painel", "message"),
     [
         ({"TENANT_HEADR": "X-Org"}, "unknown key(s) 'TENANT_HEADR'; allowed keys: TENANT_HEADER"),
+        ({"TENANT_HEADER": "X_Tenant"}, "PAINEL['TENANT_HEADER'] must be a header name of"),
+        ({"TENANT_HEADER": None}, "PAINEL['TENANT_HEADER'] must be a header name of"),
         ({"MAX_TENANTS": 0}, "PAINEL['MAX_TENANTS'] must be a positive integer"),
         ({"BUCKETS": [0.1, 0.05]}, "PAINEL['BUCKETS'] must be strictly increasing"),
         ({"USER_FIELD": "email"}, "PAINEL['USER_FIELD'] must be 'id', 'username' or None"),
