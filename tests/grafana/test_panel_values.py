@@ -1,0 +1,139 @@
+"""Panel queries run by Prometheus' own engine (promtool test rules) on known series: what a
+user reads in each cell or stat."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from grafana.generate import DASHBOARDS_DIR
+from grafana.queries import TimeRange, iter_panel_queries
+from tests.prometheus.promtool import promtool
+
+HOUR = TimeRange(range_seconds=3600)
+APP = {"job": "django", "instance": "app:8000", "method": "GET", "tenant": "acme"}
+
+
+def series(metric: str, values: str, **labels: str) -> dict:
+    text = ",".join(f'{name}="{value}"' for name, value in labels.items())
+    return {"series": f"{metric}{{{text}}}", "values": values}
+
+
+def endpoint_series(metric: str, endpoint: str, per_minute: float, **labels: str) -> dict:
+    """An hour of a counter of the app growing by `per_minute`."""
+    return series(metric, f"0+{per_minute:g}x60", **APP, endpoint=endpoint, **labels)
+
+
+# /fast/: 10 requests a minute under 100 ms, never slow. /report/: 5 a minute between
+# 0.5 s and 1 s, every one slow.
+INPUT = [
+    endpoint_series("django_http_requests_total", "/fast/", 10, status="200"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="0.1"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="+Inf"),
+    endpoint_series("django_http_request_duration_seconds_sum", "/fast/", 0.5),
+    endpoint_series("django_http_request_duration_seconds_count", "/fast/", 10),
+    endpoint_series("django_http_requests_total", "/report/", 5, status="200"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 0, le="0.5"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 5, le="1"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 5, le="+Inf"),
+    endpoint_series("django_http_request_duration_seconds_sum", "/report/", 3.5),
+    endpoint_series("django_http_request_duration_seconds_count", "/report/", 5),
+    endpoint_series("django_http_slow_requests_total", "/report/", 5),
+]
+
+
+def rows(*pairs: tuple[str, float], method: bool = True, tenant: bool = True) -> list[dict]:
+    def labels(endpoint: str) -> str:
+        parts = [f'endpoint="{endpoint}"']
+        parts += ['method="GET"'] if method else []
+        parts += ['tenant="acme"'] if tenant else []
+        return "{" + ",".join(parts) + "}"
+
+    return [{"labels": labels(endpoint), "value": value} for endpoint, value in pairs]
+
+
+# (panel, refId) -> the cells over the last hour, in any order.
+EXPECTED = {
+    # p95 interpolated in the bucket holding it: 0.95 x 0.1 s, and 0.5 s + 0.95 x 0.5 s.
+    ("10 slowest endpoints", "A"): rows(("/fast/", 0.095), ("/report/", 0.975)),
+    # An endpoint that was never slow counts 0, not an empty cell.
+    ("10 slowest endpoints", "B"): rows(("/fast/", 0), ("/report/", 300)),
+    ("10 most accessed endpoints", "A"): rows(("/fast/", 600), ("/report/", 300), tenant=False),
+    ("10 most accessed endpoints", "B"): rows(("/fast/", 0.05), ("/report/", 0.7), tenant=False),
+}
+
+
+def panel_queries(file_name: str, time_range: TimeRange) -> dict[tuple[str, str], str]:
+    board = json.loads((DASHBOARDS_DIR / file_name).read_text())
+    return {(q.panel, q.ref_id): q.expr for q in iter_panel_queries(board, {}, time_range)}
+
+
+def assert_prometheus_evaluates(
+    tmp_path: Path, interval: str, input_series: list[dict], cases: list[dict]
+) -> None:
+    """promtool's unit test: each case's expr at its eval_time gives exactly exp_samples."""
+    tests = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": interval, "input_series": input_series, "promql_expr_test": cases}],
+    }
+    path = tmp_path / "panels_test.yml"
+    path.write_text(yaml.safe_dump(tests, sort_keys=False))
+    done = promtool("test", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_endpoint_tables_show_p95_slow_counts_request_counts_and_averages(tmp_path):
+    queries = panel_queries("requests.json", HOUR)
+    cases = [
+        {"expr": queries[key], "eval_time": "60m", "exp_samples": samples}
+        for key, samples in EXPECTED.items()
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases)
+
+
+# Hourly samples from yesterday (0h) to now (24h) of the recording rules the panels read.
+DAY = [
+    series("job:django_http_requests:rate5m", "2x23 3", job="django"),
+    series("job:django_http_requests_5xx:rate5m", "1x23 0.5", job="django"),
+    series("job:django_http_request_duration_seconds_sum:rate5m", "1x23 0.75", job="django"),
+    series("job:django_http_request_duration_seconds_count:rate5m", "2x23 3", job="django"),
+    series(
+        "job:django_http_request_duration_seconds_bucket:rate5m", "0x24", job="django", le="0.5"
+    ),
+    series("job:django_http_request_duration_seconds_bucket:rate5m", "2x24", job="django", le="1"),
+    series(
+        "job:django_http_request_duration_seconds_bucket:rate5m", "2x24", job="django", le="+Inf"
+    ),
+]
+UP, DOWN = '{direction="▲"}', '{direction="▼"}'
+# panel -> (now, yesterday, (arrow, change in percent))
+DAY_OVER_DAY = {
+    "Requests per second": (3, 2, (UP, 50)),
+    "Server errors per second": (0.5, 1, (DOWN, -50)),
+    # 0.25 s now against 0.5 s yesterday: a ratio of ratios, bracketed.
+    "Average response time": (0.25, 0.5, (DOWN, -50)),
+    "p95 response time": (0.975, 0.975, (UP, 0)),  # unchanged counts as up
+}
+
+
+def test_day_over_day_stats_show_now_yesterday_and_the_change_with_its_arrow(tmp_path):
+    queries = panel_queries("health.json", TimeRange())
+    cases = []
+    for title, (now, yesterday, (arrow, change)) in DAY_OVER_DAY.items():
+        panel = f"{title}: now and yesterday"
+        for ref_id, labels, value in (
+            ("A", "{}", now),
+            ("B", "{}", yesterday),
+            ("C", arrow, change),
+        ):
+            cases.append(
+                {
+                    "expr": queries[(panel, ref_id)],
+                    "eval_time": "24h",
+                    "exp_samples": [{"labels": labels, "value": value}],
+                }
+            )
+    assert_prometheus_evaluates(tmp_path, "1h", DAY, cases)
