@@ -137,3 +137,32 @@ def test_day_over_day_stats_show_now_yesterday_and_the_change_with_its_arrow(tmp
                 }
             )
     assert_prometheus_evaluates(tmp_path, "1h", DAY, cases)
+
+
+EXPORTER = {"job": "painel-exporter", "instance": "exporter:9811"}
+TASK = {**EXPORTER, "name": "t.ok", "hostname": "w1", "queue_name": "celery"}
+# An hour: 45 hits and 15 misses a minute; a task succeeding 6 times a minute, never failing.
+REDIS_AND_CELERY = [
+    series("redis_keyspace_hits_total", "0+45x60", **EXPORTER, addr="r:6379"),
+    series("redis_keyspace_misses_total", "0+15x60", **EXPORTER, addr="r:6379"),
+    series("celery_task_succeeded_total", "0+6x60", **TASK),
+]
+
+
+def test_hit_rate_and_the_last_hours_tasks_a_task_that_never_failed_included(tmp_path):
+    queries = panel_queries("redis-celery.json", TimeRange())
+    expected = {
+        ("Keyspace hit rate", '{addr="r:6379"}'): 0.75,
+        # No failed series exists at all: the stats say 0, not "No data".
+        ("Processed in the last hour", "{}"): 360,
+        ("Failed in the last hour", "{}"): 0,
+    }
+    cases = [
+        {
+            "expr": queries[(panel, "A")],
+            "eval_time": "60m",
+            "exp_samples": [{"labels": labels, "value": value}],
+        }
+        for (panel, labels), value in expected.items()
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", REDIS_AND_CELERY, cases)
