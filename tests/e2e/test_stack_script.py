@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +35,19 @@ def listening(url: str) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex((host, int(port))) == 0
+
+
+def holding_files_under(path: Path) -> list[str]:
+    """Processes with a file open below `path`: every process the stack starts (and each
+    child: gunicorn's workers, Celery's pool) has its output in a log file there."""
+    held = []
+    for proc in psutil.process_iter(["name"]):
+        try:
+            if any(f.path.startswith(f"{path}/") for f in proc.open_files()):
+                held.append(f"{proc.info['name']} {proc.pid}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return held
 
 
 @pytest.mark.slow
@@ -72,6 +86,10 @@ def test_stack_sh_starts_serves_and_stops_on_ctrl_c(tmp_path):
         assert httpx.get(urls["alertmanager"] + "-/ready", timeout=10).status_code == 200
         # The load runs and says how far it got.
         read_until(proc, "load: ", timeout=30)
+        running = holding_files_under(tmp_path / "run")
+        # 2 redis-servers, gunicorn and 2 workers, Celery and 2 pool processes, the exporter,
+        # Alertmanager, Prometheus.
+        assert len(running) >= 11, running
 
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         rest = proc.communicate(timeout=60)[0]
@@ -83,6 +101,7 @@ def test_stack_sh_starts_serves_and_stops_on_ctrl_c(tmp_path):
     assert "stack: stopped." in rest
     for name, url in urls.items():
         assert not listening(url), f"{name} still listens on {url} after the stack stopped"
+    assert holding_files_under(tmp_path / "run") == [], "processes left behind"
 
 
 @pytest.mark.slow
