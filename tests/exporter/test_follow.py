@@ -60,15 +60,44 @@ def test_readback_starts_at_a_whole_line(tmp_path):
 def test_rename_and_create_rotation_loses_and_repeats_nothing(tmp_path):
     log = tmp_path / "app.log"
     log.write_bytes(b"")
-    reader = Reader(log)
+    reader = Reader(log, rotate_wait=0)
     assert reader.poll() == []
     append(log, b"1\n2\n")
     assert reader.poll() == [b"1", b"2"]
     append(log, b"3\n4 without newline")  # written after our last read, before rotation
     os.rename(log, tmp_path / "app.log.1")
     log.write_bytes(b"5\n6\n")
-    assert reader.poll() == [b"3", b"4 without newline", b"5", b"6"]
+    # the old file's unfinished line is whole once that file is closed for good
+    assert reader.poll() == [b"3", b"5", b"6", b"4 without newline"]
     assert reader.follower.rotations == 1
+
+
+def test_lines_written_to_the_old_file_after_the_switch_still_count(tmp_path):
+    """A writer that reopens only when told (logrotate's postrotate) writes on for a while."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    reader = Reader(log, rotate_wait=3600)
+    assert reader.poll() == []
+    with open(log, "ab", buffering=0) as old:
+        old.write(b"before\n")
+        os.rename(log, tmp_path / "app.log.1")
+        log.write_bytes(b"new 1\n")
+        assert reader.poll() == [b"before", b"new 1"]
+        old.write(b"late, after the switch\nlate and unfinished")
+        append(log, b"new 2\n")
+        assert reader.poll() == [b"late, after the switch", b"new 2"]
+        old.write(b" but finished\n")
+    assert reader.poll() == [b"late and unfinished but finished"]
+    # a second rotation closes the first rotated file: its successor is watched instead
+    os.rename(log, tmp_path / "app.log.2")
+    log.write_bytes(b"newest\n")
+    append(tmp_path / "app.log.1", b"late in the first\n")
+    append(tmp_path / "app.log.2", b"late in the second\n")
+    assert reader.poll() == [b"late in the first", b"late in the second", b"newest"]
+    append(tmp_path / "app.log.1", b"no longer read\n")
+    append(tmp_path / "app.log.2", b"still read\n")
+    assert reader.poll() == [b"still read"]
+    assert reader.follower.rotations == 2
 
 
 def test_moved_away_file_is_read_to_its_end_until_the_new_one_appears(tmp_path):
@@ -118,7 +147,7 @@ def test_an_over_long_line_is_cut_and_counted_with_bounded_memory(tmp_path):
     assert reader.poll() == []
     append(log, b"before\n" + b"x" * 5000)
     assert reader.poll() == [b"before", b"x" * 1000]
-    assert len(reader.follower._partial) <= 1000
+    assert len(reader.follower._file.partial) <= 1000
     append(log, b"y" * 5000 + b"\nafter\n" + b"z" * 1500 + b"\nend\n")
     assert reader.poll() == [b"after", b"z" * 1000, b"end"]
     assert reader.follower.truncated_lines == 2

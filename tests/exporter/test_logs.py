@@ -127,18 +127,23 @@ def test_rename_and_create_rotation(exporter, log_dir):
     assert scrape.value("log_rotations_total", log="rotated") == 1
 
 
-def test_lines_written_to_the_old_file_just_before_rotation_still_count(exporter, log_dir):
-    """The writer adds lines, then the file is moved and recreated before the next poll."""
+def test_lines_written_to_the_old_file_around_rotation_still_count(exporter, log_dir):
+    """The writer adds lines, the file is moved and recreated before the next poll, and
+    the writer goes on with the old file until it is told to reopen (postrotate)."""
     path = log_dir / "rotated.log"
     rotations = exporter.scrape().value("log_rotations_total", log="rotated")
-    with open(path, "a") as old:
+    marker = "2024-05-01 12:00:00,000 CRITICAL app marker\n"
+    with open(path, "a", buffering=1) as old:
         old.write("2024-05-01 12:00:00,000 WARNING app written late\n" * 7)
         os.rename(path, log_dir / "rotated.log.2")
         old.write("2024-05-01 12:00:00,000 WARNING app written after the move\n")
-    with open(path, "a") as new:
-        new.write("2024-05-01 12:00:00,000 CRITICAL app marker\n")
-    scrape = wait_for_marker(exporter, "rotated", markers=2)
-    assert scrape.value("log_messages_total", log="rotated", level="warning") == 8
+        with open(path, "a", buffering=1) as new:
+            new.write(marker)
+            wait_for_marker(exporter, "rotated", markers=2)  # the exporter reads the new file
+            old.write("2024-05-01 12:00:00,000 WARNING app before the reopen\n" * 2)
+            new.write(marker)
+    scrape = wait_for_marker(exporter, "rotated", markers=3)
+    assert scrape.value("log_messages_total", log="rotated", level="warning") == 10
     assert scrape.value("log_rotations_total", log="rotated") == rotations + 1
 
 
