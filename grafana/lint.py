@@ -3,7 +3,7 @@
 dashboard-linter is a Go tool not packaged for Debian or PyPI, so its rules that matter
 here are written out: a templated Prometheus data source used by every panel, target and
 variable (never a hard-coded one), `$__rate_interval` in every rate, counters only through
-rate() or increase(), a unit, title and description on every panel, stable unique uids
+rate() or increase(), a valid unit, title and description on every panel, stable unique uids
 and panel ids, and PromQL that parses once the variables are substituted.
 
 `lint(dashboard, known)` returns the problems as "title / panel: what is wrong" lines.
@@ -20,6 +20,18 @@ from grafana.queries import iter_panels, substitute
 
 DATASOURCE_UIDS = frozenset({"$datasource", "${datasource}"})
 UID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+# Grafana unit ids (grafana-data's valueFormats/categories.ts) fit for painel's metrics: a
+# unit outside this set is a typo Grafana would show as a bare number, or one to add here.
+UNITS = frozenset(
+    {
+        "none", "short", "percent", "percentunit",
+        "s", "ms", "µs", "ns", "dtdurations", "dateTimeAsIso", "dateTimeFromNow",
+        "bytes", "decbytes", "Bps", "binBps", "bps",
+        "reqps", "rps", "ops", "cps", "iops", "wps", "rpm", "opm", "cpm",
+        "bool", "bool_yes_no", "bool_on_off", "string",
+    }
+)  # fmt: skip
 
 # Sentinel ranges that stand for Grafana's range variables while checking the rate rule.
 _RATE_INTERVAL, _RANGE = 1111, 2222
@@ -77,8 +89,12 @@ def _panel_problems(
 ) -> Iterator[str]:
     if not panel.get("title") or not panel.get("description"):
         yield "needs a title and a description"
-    if not panel.get("fieldConfig", {}).get("defaults", {}).get("unit"):
+    field_config = panel.get("fieldConfig", {})
+    if not field_config.get("defaults", {}).get("unit"):
         yield "has no unit"
+    for unit in _units(field_config):
+        if unit not in UNITS:
+            yield f"unit {unit!r} is not a Grafana unit painel uses"
     if not _templated(panel.get("datasource")):
         yield "does not use $datasource"
     targets = panel.get("targets", [])
@@ -126,6 +142,16 @@ def _query_problems(
             yield f"increase({selector.name}) must use [$__rate_interval] or [$__range]"
         if kind == "counter" and selector.function not in COUNTER_FUNCTIONS:
             yield f"counter {selector.name} used outside rate()/irate()/increase()"
+
+
+def _units(field_config: Mapping[str, Any]) -> Iterator[str]:
+    """The panel's unit and those its overrides set (a table's columns)."""
+    if field_config.get("defaults", {}).get("unit"):
+        yield field_config["defaults"]["unit"]
+    for override in field_config.get("overrides", []):
+        for setting in override.get("properties", []):
+            if setting.get("id") == "unit":
+                yield setting.get("value")
 
 
 def _templated(ref: Any) -> bool:

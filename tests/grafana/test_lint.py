@@ -32,6 +32,10 @@ def drop_datasource_variable(d):
 
 BREAKAGES = {
     "no unit": (lambda d: first_panel(d)["fieldConfig"]["defaults"].pop("unit"), "has no unit"),
+    "misspelt unit": (
+        lambda d: first_panel(d)["fieldConfig"]["defaults"].update(unit="seconds"),
+        "'seconds' is not a Grafana unit",
+    ),
     "panel data source": (
         lambda d: first_panel(d).update(datasource={"type": "prometheus", "uid": "abc"}),
         "does not use $datasource",
