@@ -248,12 +248,23 @@ class _GuardedStatvfs:
     call overruns the timeout is reported stuck and skipped until that call returns.
     statvfs directly rather than psutil.disk_usage, which hides f_bfree (root-reserved
     blocks included), the value of node_filesystem_free_bytes.
+
+    Stuck calls hold their threads. Before they can take the last free one, the pool is
+    left to them and a new one serves the mounts that answer; the threads stay bounded by
+    the number of hung mounts, since each has at most one call outstanding.
     """
+
+    WORKERS = 4
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="statvfs")
+        self._pool = self._new_pool()
         self._stuck: dict[str, Future] = {}
+        self._holding: set[Future] = set()  # stuck calls on self._pool, running or queued
+
+    @classmethod
+    def _new_pool(cls) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=cls.WORKERS, thread_name_prefix="statvfs")
 
     def many(self, mountpoints: list[str]) -> dict[str, os.statvfs_result]:
         calls: dict[str, Future] = {}
@@ -263,7 +274,8 @@ class _GuardedStatvfs:
                 continue
             if pending is not None:
                 del self._stuck[mountpoint]
-                log.info("filesystem %s answers again", mountpoint)
+                if not pending.cancelled():  # cancelled: queued behind hung ones, never ran
+                    log.info("filesystem %s answers again", mountpoint)
             calls[mountpoint] = self._pool.submit(os.statvfs, mountpoint)
         wait_futures(calls.values(), timeout=self.timeout)
         results: dict[str, os.statvfs_result] = {}
@@ -277,6 +289,12 @@ class _GuardedStatvfs:
                 log.debug("skipping %s: %s", mountpoint, call.exception())
             else:
                 results[mountpoint] = call.result()
+        self._holding = {c for c in (*self._holding, *calls.values()) if not c.done()}
+        if len(self._holding) >= self.WORKERS - 1:
+            # queued calls are cancelled, so their mounts are tried again on the new pool
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self._holding = set()
         return results
 
     def close(self) -> None:

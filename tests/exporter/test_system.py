@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.exporter.documented import undocumented
@@ -99,3 +106,39 @@ def test_agrees_with_debians_node_exporter(exporter, tmp_path):
         same("node_filesystem_size_bytes", **labels)
         for name in ("node_filesystem_avail_bytes", "node_filesystem_free_bytes"):
             same(name, tolerance=0.01 * size, **labels)  # other tests write files meanwhile
+
+
+HUNG_FUSE = Path(__file__).with_name("hung_fuse.py")
+
+
+def _why_no_hung_mount() -> str:
+    """Why this machine cannot make a private hung FUSE mount; "" when it can."""
+    if not os.path.exists("/dev/fuse") or shutil.which("unshare") is None:
+        return "needs /dev/fuse and unshare"
+    if subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode:
+        return "cannot make a mount namespace (needs root)"
+    return ""
+
+
+def test_hung_filesystems_are_skipped_and_the_others_still_reported(exporter, tmp_path):
+    why = _why_no_hung_mount()
+    if why:
+        pytest.skip(why)
+    expected = {
+        labels["mountpoint"]
+        for labels, _ in exporter.scrape().samples("node_filesystem_size_bytes")
+    }
+    # more hung mounts than the collector has statvfs threads, seen by this exporter alone
+    hung = [str(tmp_path / f"hung{n}") for n in range(5)]
+    wrapper = ["unshare", "--mount", "--propagation", "private"]
+    wrapper += [sys.executable, str(HUNG_FUSE), *hung, "--"]
+    flags = ["--collectors", "system"]
+    with ExporterProcess(tmp_path, flags, name="exporter-hung-fs", wrapper=wrapper) as beside:
+        for _ in range(4):
+            started = time.monotonic()
+            scrape = beside.scrape()
+            assert time.monotonic() - started < 1.0
+            assert scrape.value("painel_exporter_collector_success", collector="system") == 1
+            samples = scrape.samples("node_filesystem_size_bytes")
+            assert {labels["mountpoint"] for labels, _ in samples} == expected
+        assert f"filesystem {hung[0]} is stuck" in beside.log()

@@ -78,12 +78,15 @@ class ExporterProcess:
         flags: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         name: str = "exporter",
+        wrapper: Sequence[str] = (),
     ) -> None:
+        """`wrapper`: a command that runs the exporter's argv, such as `unshare --mount`."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.port}", *flags]
         self.process = ManagedProcess(
             f"{name}-{self.port}",
-            [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.port}", *flags],
+            [*wrapper, *argv],
             workdir,
             env=dict(env or {}),
             cwd=ROOT,
