@@ -17,12 +17,12 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis  # noqa: F401 - see below
+import redis
 from django.conf import settings as django_settings
 
 from .conf import Settings
 
-# redis is imported above, once, at start-up: the cache and broker checks run in two threads,
+# redis is imported at module level, once, at start-up: the cache and broker checks run in two threads,
 # and two threads importing redis-py for the first time at once can get a half-initialised
 # module (its circular imports): every worker's first /health answered 503.
 
@@ -52,8 +52,6 @@ def check_cache(alias: str) -> None:
 def check_broker(url: str, timeout: float) -> None:
     scheme = urlsplit(url).scheme
     if scheme in ("redis", "rediss", "unix"):
-        import redis
-
         client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         try:
             client.ping()
