@@ -4,6 +4,7 @@ selects only published metrics, and each dashboard shows what the issue asks for
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -217,6 +218,16 @@ def test_compose_mounts_the_dashboards_where_the_provider_reads_them():
     providers = yaml.safe_load((PROVISIONING / "dashboards" / "painel.yml").read_text())
     assert mounts["./grafana/dashboards"] == providers["providers"][0]["options"]["path"]
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+def test_the_sdk_is_made_for_the_grafana_compose_runs_11_or_newer():
+    """grafana-foundation-sdk versions read `<build>!<Grafana version>`: the dashboards' JSON
+    model is the one the Grafana in docker-compose.yml loads."""
+    sdk = version("grafana-foundation-sdk").split("!")[-1]
+    image = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["grafana"]
+    grafana = image["image"].rsplit(":", 1)[1]
+    assert int(sdk.split(".")[0]) >= 11
+    assert sdk.split(".")[:2] == grafana.split(".")[:2]
 
 
 def test_the_datasource_reaches_composes_prometheus_at_its_scrape_interval():
