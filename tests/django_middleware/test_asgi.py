@@ -1,6 +1,6 @@
 """The test project under a real uvicorn: an async view is timed and labelled, the middleware
-runs as a coroutine (Django adapts no layer of the chain), and a slow async request's record
-names the user Django's session says is signed in."""
+runs as a coroutine (Django adapts no layer of the chain), an async view's exception is
+counted, and a slow async request's record names the user Django's session signed in."""
 
 from __future__ import annotations
 
@@ -67,6 +67,22 @@ def test_an_async_view_is_timed_and_labelled(uvicorn):
     # The await inside the view is part of the time recorded.
     assert values["django_http_request_duration_seconds_sum"] >= 0.2
     assert "adapted for" not in uvicorn.django_log.read_text()
+
+
+def test_an_exception_in_an_async_view_is_counted_and_still_answered(uvicorn):
+    with httpx.Client(base_url=uvicorn.url, timeout=30) as client:
+        response = client.get("/async/boom/value/", headers={"X-Tenant-ID": "acme"})
+        text = client.get("/metrics").text
+    assert response.status_code == 500 and "bad value, awaited" in response.text  # DEBUG page
+    labels = {"method": "GET", "endpoint": "/async/boom/value/", "tenant": "acme"}
+    values = {
+        (s.name, s.labels.get("status") or s.labels.get("exception")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if {k: v for k, v in s.labels.items() if k in labels} == labels
+    }
+    assert values[("django_http_exceptions_total", "ValueError")] == 1
+    assert values[("django_http_requests_total", "500")] == 1
 
 
 def test_a_slow_async_request_names_the_signed_in_user(uvicorn):

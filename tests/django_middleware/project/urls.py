@@ -17,6 +17,7 @@ urlpatterns = [
     path("async/sleep/<int:ms>/", views.async_sleep),
     path("boom/database/", views.database_down),
     path("boom/value/", views.bad_value),
+    path("async/boom/value/", views.async_bad_value),
     path("query/", views.query),
     path("status/<int:code>/", views.status),
     path("sign-in/<str:name>/", views.sign_in),

@@ -34,6 +34,10 @@ def bad_value(request):
     raise ValueError("bad value")
 
 
+async def async_bad_value(request):
+    raise ValueError("bad value, awaited")
+
+
 def query(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
