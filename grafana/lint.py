@@ -2,9 +2,10 @@
 
 dashboard-linter is a Go tool not packaged for Debian or PyPI, so its rules that matter
 here are written out: a templated Prometheus data source used by every panel, target and
-variable (never a hard-coded one), `$__rate_interval` in every rate, counters only through
-rate() or increase(), a valid unit, title and description on every panel, stable unique uids
-and panel ids, and PromQL that parses once the variables are substituted.
+variable (never a hard-coded one), query variables reloaded on time range change,
+`$__rate_interval` in every rate, counters only through rate() or increase(), a valid unit,
+title and description on every panel, stable unique uids and panel ids, and PromQL that
+parses once the variables are substituted.
 
 `lint(dashboard, known)` returns the problems as "title / panel: what is wrong" lines.
 """
@@ -32,6 +33,10 @@ UNITS = frozenset(
         "bool", "bool_yes_no", "bool_on_off", "string",
     }
 )  # fmt: skip
+
+# Grafana's `refresh` of a query variable that lists the values of the range shown, so that
+# a tenant or endpoint seen only last week is there when looking at last week.
+_ON_TIME_RANGE_CHANGE = 2
 
 # Sentinel ranges that stand for Grafana's range variables while checking the rate rule.
 _RATE_INTERVAL, _RANGE = 1111, 2222
@@ -76,6 +81,8 @@ def _dashboard_problems(dashboard: Mapping[str, Any]) -> Iterator[str]:
     for variable in variables:
         if variable.get("type") == "query" and not _templated(variable.get("datasource")):
             yield f"variable {variable.get('name')} does not query $datasource"
+        if variable.get("type") == "query" and variable.get("refresh") != _ON_TIME_RANGE_CHANGE:
+            yield f"variable {variable.get('name')} does not reload when the time range changes"
     ids = [p.get("id") for p in _all_panels(dashboard)]
     if any(not isinstance(i, int) or i <= 0 for i in ids) or len(set(ids)) != len(ids):
         yield f"panel ids are not unique positive integers: {ids}"

@@ -49,6 +49,10 @@ BREAKAGES = {
         lambda d: d["templating"]["list"][1].update(datasource={"uid": "abc"}),
         "does not query $datasource",
     ),
+    "variable never reloaded": (
+        lambda d: d["templating"]["list"][1].update(refresh=1),
+        "does not reload when the time range changes",
+    ),
     "fixed rate window": (
         set_expr('sum(rate(django_http_requests_total{tenant=~"$tenant"}[5m]))'),
         "must use [$__rate_interval]",
