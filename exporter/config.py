@@ -131,6 +131,7 @@ def build_parser(modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
     core.add_argument(
         "--log-level",
         default="info",
+        type=str.lower,  # INFO as Python's logging spells it works too
         choices=["debug", "info", "warning", "error"],
         help="(default %(default)s)",
     )

@@ -100,8 +100,10 @@ def test_environment_fills_flags_and_the_command_line_wins():
             "PAINEL_EXPORTER_LISTEN": "127.0.0.1:9999",
             "PAINEL_EXPORTER_REDIS_URL": "redis://a:6379,\nredis://b:6380",
             "PAINEL_EXPORTER_BASIC_AUTH": "prom:pw",
+            "PAINEL_EXPORTER_LOG_LEVEL": "WARNING",
         },
     )
+    assert settings.args.log_level == "warning"
     assert settings.args.interval == 7
     assert (settings.host, settings.port) == ("127.0.0.1", 9999)
     assert settings.args.redis_url == ["redis://a:6379", "redis://b:6380"]
