@@ -95,6 +95,19 @@ def with_targets(panel, targets: Sequence[prometheus.Dataquery]):
     return panel
 
 
+def framed(panel, title: str, description: str, unit: str, width: int, height: int):
+    """`panel` (any panel builder) with what every painel panel has: a title, a description,
+    the `$datasource` variable, a unit and its place on the grid."""
+    return (
+        panel.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(width)
+        .height(height)
+    )
+
+
 def thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
     """Absolute thresholds: (None, base colour), then (value, colour) from that value up."""
     return (
@@ -124,13 +137,7 @@ def time_series(
     max_value: float | None = None,
 ) -> timeseries.Panel:
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(height)
+        framed(timeseries.Panel(), title, description, unit, width, height)
         .fill_opacity(60 if bars else 10)
         .legend(
             common_builders.VizLegendOptions()
@@ -176,13 +183,7 @@ def stat_panel(
     graph: bool = False,
 ) -> stat.Panel:
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(height)
+        framed(stat.Panel(), title, description, unit, width, height)
         .graph_mode(common.BigValueGraphMode.AREA if graph else common.BigValueGraphMode.NONE)
         .color_mode(common.BigValueColorMode.VALUE)
         .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
@@ -217,13 +218,7 @@ def table_panel(
     hidden = {"Time", "__name__", "job", "instance", *hide} - set(keep)
     excluded = {name: True for name in sorted(hidden)}
     panel = (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .span(width)
-        .height(height)
+        framed(table.Panel(), title, description, unit, width, height)
         .with_transformation(DataTransformerConfig(id_val="merge", options={}))
         .with_transformation(
             DataTransformerConfig(

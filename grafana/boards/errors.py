@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import bargauge, dashboard
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 
-from grafana.panels import DATASOURCE, new_dashboard, query, thresholds, time_series, with_targets
+from grafana.panels import framed, new_dashboard, query, thresholds, time_series, with_targets
 
 UID = "painel-errors"
 # The logs collector labels levels in lower case, FATAL counted as critical.
@@ -37,13 +37,14 @@ def errors_per_hour() -> dashboard.Panel:
 
 def top_exceptions() -> dashboard.Panel:
     panel = (
-        bargauge.Panel()
-        .title("5 most frequent exception types")
-        .description("Over the selected time range: the exception classes views raised most often.")
-        .datasource(DATASOURCE)
-        .unit("short")
-        .span(12)
-        .height(8)
+        framed(
+            bargauge.Panel(),
+            "5 most frequent exception types",
+            "Over the selected time range: the exception classes views raised most often.",
+            "short",
+            width=12,
+            height=8,
+        )
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .orientation(common.VizOrientation.HORIZONTAL)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.models.common import VisibilityMode
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from grafana.panels import (
-    DATASOURCE,
+    framed,
     label_variable,
     new_dashboard,
     one_zero_mappings,
@@ -30,13 +30,7 @@ HISTORY_CHECKS = 50
 
 def history(title: str, description: str, expr: str, legend: str) -> dashboard.Panel:
     panel = (
-        statetimeline.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit("none")
-        .span(12)
-        .height(8)
+        framed(statetimeline.Panel(), title, description, "none", width=12, height=8)
         .mappings(one_zero_mappings("ok", "failed"))
         .show_value(VisibilityMode.NEVER)
         .interval(f"{PROBE_INTERVAL_SECONDS}s")
