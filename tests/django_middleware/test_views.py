@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from tests.exporter.documented import undocumented
 
 
 def test_metrics_speaks_text_and_openmetrics(client, painel):
@@ -27,6 +30,18 @@ def test_metrics_speaks_text_and_openmetrics(client, painel):
         "django_http_exceptions",
     }
     assert expected <= text_names and expected <= om_names
+
+
+def test_every_metric_the_middleware_publishes_is_in_the_readme(client, painel):
+    with painel(SLOW_REQUEST_THRESHOLD=0.005):
+        client.get("/sleep/10/", HTTP_X_TENANT_ID="acme")  # slow: every series has a sample
+        client.raise_request_exception = False
+        client.get("/boom/value/")
+        text = client.get("/metrics").content.decode()
+    # prometheus_client's `*_created` gauges: the README says how to turn them off.
+    families = {f.name: f for f in parse_text(text) if not f.name.endswith("_created")}
+    assert families["django_http_exceptions"].samples
+    assert undocumented(SimpleNamespace(families=families), ("django_http_",)) == []
 
 
 def basic(user: str, password: str) -> str:
