@@ -52,6 +52,15 @@ def test_every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_silen
     assert {name for name, _ in rules} - silent == set(), "alerts never tested silent"
 
 
+def test_every_recording_rule_has_a_unit_test_of_its_values():
+    tested: set[str] = set()
+    for path in (PROMETHEUS_DIR / "tests").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text()).get("tests", []):
+            for case in group.get("promql_expr_test", []):
+                tested |= metric_names(case["expr"])
+    assert set(recording_rules()) - tested == set()
+
+
 def test_alerts_follow_the_monitoring_mixin_conventions():
     for rule in alerts():
         name, labels, notes = rule["alert"], rule.get("labels", {}), rule.get("annotations", {})
