@@ -210,3 +210,9 @@ def test_exporter_settings_name_real_flags(services, tmp_path):
     assert compose_env - known == set()
     assert stack_env - known == set()
     assert compose_env - {"PAINEL_EXPORTER_LISTEN"} == stack_env
+
+
+def test_the_image_leaves_local_state_out_of_copy_dot():
+    """demo/Dockerfile copies the repository: never this machine's venv, history or run data."""
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "run", "logs", "**/__pycache__"} <= ignored
