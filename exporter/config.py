@@ -243,9 +243,9 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             settings.collectors.extend(module.build(args))
         except ConfigError:
             raise
-        except ValueError as exc:
-            # a library's own check (a URL parser's, say) that the module did not word:
-            # still one line, still without a secret, still pointing at the flags
+        except (ValueError, OSError) as exc:
+            # a library's own check (a URL parser's, a file's) that the module did not
+            # word: still one line, still without a secret, still pointing at the flags
             flags = ", ".join(_flags_set(parser, module, args)) or f"the {module.NAME} flags"
             raise ConfigError(
                 f"{flags}: {scrub_known(str(exc))} "
