@@ -46,7 +46,9 @@ class Auth:
     def allows(self, header: str | None) -> bool:
         if not self.required:
             return True
-        given = (header or "").strip().encode()
+        # the scheme is case-insensitive (RFC 9110), the credentials are not
+        scheme, _, credentials = (header or "").strip().partition(" ")
+        given = f"{scheme.capitalize()} {credentials.strip()}".encode()
         # compare_digest: no timing hint about how much of a secret matched
         return any(
             expected is not None and hmac.compare_digest(given, expected)

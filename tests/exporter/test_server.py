@@ -51,7 +51,9 @@ def test_without_valid_credentials_nothing_is_shown(exporter, authorization):
         assert "node_" not in answer.body and "redis" not in answer.body
 
 
-@pytest.mark.parametrize("authorization", [BASIC, f"Bearer {TOKEN}"])
+@pytest.mark.parametrize(
+    "authorization", [BASIC, f"Bearer {TOKEN}", BASIC.replace("Basic", "basic")]
+)
 def test_basic_auth_or_bearer_token_opens_metrics(exporter, authorization):
     answer = exporter.get("/metrics", headers={"Authorization": authorization})
     assert answer.status == 200
