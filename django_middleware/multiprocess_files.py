@@ -62,12 +62,16 @@ def mapped(path: str) -> Iterator[tuple[int, mmap.mmap | bytes, int]]:
     Views of the mapping must be released before the block ends (the mapping closes with it).
     """
     with open(path, "rb") as f:
+        # `used` first: a worker grows its file before it writes entries and then `used`, so
+        # a mapping made after this read covers it. Read after mapping, a worker adding
+        # series at that moment could show a `used` past the mapping: a healthy file skipped.
+        head = os.pread(f.fileno(), HEADER_SIZE, 0)
         stat = os.fstat(f.fileno())
-        if stat.st_size < HEADER_SIZE:
+        if len(head) < HEADER_SIZE or stat.st_size < HEADER_SIZE:
             yield stat.st_ino, b"", 0
             return
+        (used,) = _INT.unpack_from(head)
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            (used,) = _INT.unpack_from(mm)
             if used > len(mm) or used % 8:
                 raise CorruptFile(f"{path}: used length {used} does not fit the file")
             yield stat.st_ino, mm, max(used, HEADER_SIZE)
