@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import os
 import weakref
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from . import multiprocess_files as files
 from .multiprocess_lock import LOCK_NAME
 from .multiprocess_merge import merge_dead_process
 from .multiprocess_reader import reader_for
+
+logger = logging.getLogger("painel.multiprocess")
 
 __all__ = [
     "MultiProcessCollector",
@@ -131,8 +134,13 @@ def mark_process_dead(pid: int, path: str | None = None) -> None:
 
     Then read the directory once here: gunicorn forks the next worker from this process (the
     master), so the worker starts with warm caches and its first scrape is fast too.
+    Never raises: an exception in gunicorn's child_exit makes the master exit.
     """
-    directory = _directory(path)
+    try:
+        directory = _directory(path)
+    except ValueError as exc:  # removed under a running server, say by a /tmp cleaner
+        logger.error("not merging the files of process %s: %s", pid, exc)
+        return
     merge_dead_process(pid, directory)
     reader_for(directory).warm_up()
 

@@ -33,11 +33,11 @@ logger = logging.getLogger("painel.multiprocess")
 
 def merge_dead_process(pid: int, path: str) -> None:
     """Merge the files of `pid`, which must have exited (gunicorn's child_exit)."""
-    if psutil.pid_exists(pid):
-        # Merging a file a process still writes through its mmap would lose its later writes.
-        logger.warning("not merging the files of process %s: it is still running", pid)
-        return
     try:
+        if psutil.pid_exists(pid):
+            # Merging a file a process still writes through its mmap would lose its later writes.
+            logger.warning("not merging the files of process %s: it is still running", pid)
+            return
         with directory_lock(path, exclusive=True) as lock:
             generation = lock.bump_generation()
             _claim(pid, path, generation)
