@@ -34,8 +34,10 @@ class DirectoryLock:
 
 @contextlib.contextmanager
 def directory_lock(path: str, exclusive: bool) -> Iterator[DirectoryLock]:
-    # flock, not fcntl record locks: released when the holder dies, even by SIGKILL, and not
-    # shared with a forked child.
+    # flock, not fcntl record locks: it belongs to this open file, so threads of one process
+    # each hold their own (an fcntl lock belongs to the process, and any close() drops it),
+    # and the kernel releases it when the holder dies, even by SIGKILL. The descriptor is not
+    # inherited across exec (Python opens it close-on-exec).
     fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
