@@ -20,7 +20,11 @@ def _client_allowed(request: Any, settings: Settings) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in network for network in settings.metrics_allowed_networks)
+    # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: match them as IPv4 too.
+    addresses = [address]
+    if address.version == 6 and address.ipv4_mapped is not None:
+        addresses.append(address.ipv4_mapped)
+    return any(a in network for a in addresses for network in settings.metrics_allowed_networks)
 
 
 def _credentials_ok(request: Any, settings: Settings) -> bool:

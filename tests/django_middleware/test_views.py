@@ -75,3 +75,6 @@ def test_metrics_answers_only_allowed_addresses(client, painel):
         assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
         assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
         assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
+        # An IPv4 client of a dual-stack listener, as gunicorn bound to [::] reports it.
+        assert client.get("/metrics", REMOTE_ADDR="::ffff:10.1.2.3").status_code == 200
+        assert client.get("/metrics", REMOTE_ADDR="::ffff:192.0.2.1").status_code == 403
