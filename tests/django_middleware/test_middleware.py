@@ -58,11 +58,25 @@ def test_an_exception_let_through_by_django_is_counted_once(client, painel):
 
 
 def test_the_error_page_is_what_django_answers_without_us(django_project, painel):
-    from django.test import Client
+    from django.test import Client, override_settings
+
+    def error_page():
+        response = Client(raise_request_exception=False).get("/boom/database/")
+        return response.status_code, response.headers["Content-Type"], response.content
 
     with painel():
-        response = Client(raise_request_exception=False).get("/boom/database/")
-        assert response.status_code == 500
+        with_us = error_page()
+        labels = {"method": "GET", "endpoint": "/boom/database/", "tenant": "<none>"}
+        exception = "django.db.utils.OperationalError"
+        assert sample("django_http_exceptions_total", exception=exception, **labels) == 1
+    others = [
+        m
+        for m in django_project.MIDDLEWARE
+        if m != "django_middleware.middleware.MetricsMiddleware"
+    ]
+    with override_settings(MIDDLEWARE=others):
+        without_us = error_page()
+    assert with_us == without_us and with_us[0] == 500
 
 
 def test_a_slow_request_is_counted_logged_and_linked_by_exemplar(client, painel, caplog):
