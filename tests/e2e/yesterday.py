@@ -18,10 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from django_middleware.conf import DEFAULT_BUCKETS
 from tests.support.prometheus import PrometheusServer, repository_rule_files
 
 DAY = 86400
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BUCKETS = DEFAULT_BUCKETS  # the demo's histogram, as the middleware makes it
 HALF_WINDOW = 40 * 60  # yesterday's data covers the test's now-1d, whenever it queries
 STEP = 15  # yesterday's scrape interval
 
