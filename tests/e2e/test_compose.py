@@ -216,3 +216,10 @@ def test_the_image_leaves_local_state_out_of_copy_dot():
     """demo/Dockerfile copies the repository: never this machine's venv, history or run data."""
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".git", ".venv", "run", "logs", "**/__pycache__"} <= ignored
+
+
+def test_every_service_depends_only_on_services_of_the_file(services):
+    """`docker compose config` refuses an undefined dependency; compose-spec does not check it."""
+    for name, service in services.items():
+        depends = service.get("depends_on", [])
+        assert set(depends) <= set(services) - {name}, f"{name} depends on {depends}"
