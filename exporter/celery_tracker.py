@@ -150,6 +150,12 @@ class EventTracker:
             self.last_event_at = self._clock()
             try:
                 kind = event["type"]
+                if kind.startswith("worker-") or kind in TASK_EVENTS:
+                    # only names and times are kept: args, results and tracebacks would
+                    # cost memory; the hostname is cut here, so that celery's state and
+                    # our series know a worker by the same name
+                    event = {k: v for k, v in event.items() if k not in _BULKY_FIELDS}
+                    event["hostname"] = str(event["hostname"])[:MAX_LABEL_LENGTH]
                 if kind.startswith("worker-"):
                     self._worker_event(event)
                 elif kind in TASK_EVENTS:
@@ -158,22 +164,20 @@ class EventTracker:
                 self.events_skipped += 1
                 log.warning("skipped a malformed celery event: %s: %s", type(exc).__name__, exc)
 
-    def _worker_event(self, event: Mapping[str, Any]) -> None:
-        hostname = str(event["hostname"])[:MAX_LABEL_LENGTH]
-        self._state.event(dict(event))
+    def _worker_event(self, event: dict[str, Any]) -> None:
+        hostname = event["hostname"]
+        self._state.event(event)
         self._last_seen[hostname] = self._clock()
         if isinstance(event.get("processed"), int):
             self._processed_at_first.setdefault(hostname, event["processed"])
 
-    def _task_event(self, kind: str, event: Mapping[str, Any]) -> None:
-        # only names and times are kept: args, results and tracebacks would cost memory
-        slim = {k: v for k, v in event.items() if k not in _BULKY_FIELDS}
-        (task, _created), _subject = self._state.event(slim)
+    def _task_event(self, kind: str, event: dict[str, Any]) -> None:
+        (task, _created), _subject = self._state.event(event)
         if not task.name:
             raise ValueError(f"{kind} for task {event.get('uuid')!r} whose name was never seen")
         name = self._task_names(str(task.name))
         queue = self._queue_for(kind, event, task, name)
-        hostname = _hostname_label(str(event["hostname"]))
+        hostname = _hostname_label(event["hostname"])
         labels = (name, hostname, queue)
         if kind == "task-sent":
             self._last_sent[hostname] = self._clock()

@@ -79,7 +79,7 @@ def test_silence_is_reported_until_events_arrive(redis_server, tmp_path):
         producer.close()
 
 
-def test_key_prefix_task_name_cap_and_malformed_events(redis_server, tmp_path):
+def test_key_prefix_label_caps_and_malformed_events(redis_server, tmp_path):
     flags = [
         "--collectors", "celery",
         "--broker-url", redis_server.url,
@@ -111,6 +111,15 @@ def test_key_prefix_task_name_cap_and_malformed_events(redis_server, tmp_path):
             )
             assert "skipped a malformed celery event" in exporter.log()
             assert scrape.value("painel_exporter_collector_success", collector="celery") == 1
+
+            # a worker name longer than a label may be: cut, and still that worker's
+            long_name = "worker@" + "pod-" * 60
+            with producer.events.default_dispatcher(hostname=long_name) as dispatcher:
+                dispatcher.send("worker-heartbeat", freq=60.0, active=2, processed=0)
+            scrape = exporter.wait_for(
+                lambda s: sample(s, "celery_worker_up", hostname=long_name[:128]) == 1
+            )
+            assert sample(scrape, "celery_worker_tasks_active", hostname=long_name[:128]) == 2
     finally:
         producer.close()
 
