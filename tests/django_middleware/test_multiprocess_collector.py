@@ -161,3 +161,11 @@ def test_a_merge_that_fails_keeps_every_count_and_the_next_one_finishes(tmp_path
     assert scrape_ours(tmp_path) == expected({}, merged=[0, 1])
     assert scrape_stock(tmp_path) == expected({}, merged=[0, 1])
     assert not list(tmp_path.glob("*.merging"))
+
+
+def test_a_merge_with_its_directory_gone_is_logged_not_raised(tmp_path, caplog):
+    gone = tmp_path / "removed-by-a-tmp-cleaner"
+    with caplog.at_level(logging.ERROR, logger="painel.multiprocess"):
+        mark_process_dead(4_999_999, str(gone))  # must not raise: gunicorn's master would die
+    assert "not merging the files of process 4999999" in caplog.text
+    assert "PROMETHEUS_MULTIPROC_DIR must name an existing directory" in caplog.text

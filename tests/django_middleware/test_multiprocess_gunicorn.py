@@ -53,6 +53,28 @@ def test_recycled_workers_count_exactly(tmp_path):
     assert counts_by_tenant(stopped) == {t: REQUESTS // len(TENANTS) for t in TENANTS}
 
 
+def test_the_master_survives_merges_that_fail_and_counts_stay_exact(tmp_path):
+    server = GunicornServer(
+        tmp_path, WSGI_APP, workers=1, env=server_env(), args=["--max-requests", "5"]
+    ).start()
+    try:
+        # Something in the way of the merged counter file's temporary name: every merge fails
+        # (as on a full disk) and child_exit must not take gunicorn's master down with it.
+        (server.multiproc_dir / "counter_merged.db.tmp").mkdir()
+        started_with = set(server.worker_pids())
+        with server.client() as client:
+            for n in range(12):
+                response = client.get("/api/v1/orders/7/", headers={"X-Tenant-ID": "acme"})
+                assert response.status_code == 200, n
+            text = client.get("/metrics").text
+        assert started_with.isdisjoint(server.worker_pids())  # recycled at least twice
+        assert server.process.alive()
+        assert counts_by_tenant(parse(text)) == {"acme": 12}
+        assert "failed; the next merge retries" in server.tail(400)
+    finally:
+        server.stop()
+
+
 def dead_files(server: GunicornServer) -> list[str]:
     live = {str(pid) for pid in server.worker_pids()}
     return [

@@ -124,11 +124,16 @@ def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
     live = LiveWorker(template, 4)
     try:
         complete = expected(pids_of([live]), merged=[0, 1, 2, 3])
+        before = expected(
+            {**pids_of([live]), **{str(p): 2 + n for n, p in enumerate(to_merge)}}, [0, 1]
+        )
         step = 0
         while True:
             step += 1
             directory = tmp_path / f"killed-at-{step}"
             shutil.copytree(template, directory)
+            # Scraped before too: this process's cached layouts must follow the crash.
+            assert scrape_ours(directory) == before
             status = merge_in_child(directory, to_merge, kill_at=step)
             assert without(scrape_ours(directory), STATE_DEPENDENT) == without(
                 complete, STATE_DEPENDENT
