@@ -10,6 +10,7 @@ long run of ever faster requests) by dropping the fastest, the least likely to m
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
 
@@ -34,11 +35,19 @@ class _Candidate:
 
 
 class SlowestRequests:
+    """Candidates kept sorted by duration, so that a request arriving in time order (the
+    usual case) touches only the faster ones: adding costs the number of candidates it
+    beats, not the number kept (a slowly improving latency would keep 1,000)."""
+
     def __init__(self, size: int = 10, window: float = 86400.0, max_candidates: int = 1000):
         self.size = size
         self.window = window
         self.max_candidates = max_candidates
-        self._candidates: list[_Candidate] = []
+        self._candidates: list[_Candidate] = []  # fastest first
+        # bounds on the candidates' timestamps: nothing newer than _newest, nothing older
+        # than _oldest (dropping candidates keeps them true)
+        self._newest = float("-inf")
+        self._oldest = float("inf")
 
     def __len__(self) -> int:
         return len(self._candidates)
@@ -47,33 +56,45 @@ class SlowestRequests:
         self._expire(now)
         if request.timestamp < now - self.window:
             return
-        beaten = sum(
-            1
-            for c in self._candidates
-            if c.request.duration > request.duration and c.request.timestamp >= request.timestamp
-        )
-        if beaten >= self.size:
-            return
-        for c in self._candidates:
-            if c.request.duration < request.duration and c.request.timestamp <= request.timestamp:
+        candidates = self._candidates
+        if request.timestamp > self._newest:
+            # newer than every candidate: none beats it, it beats every faster one
+            beaten = 0
+            faster = bisect_left(candidates, request.duration, key=_duration)
+            beats = candidates[:faster]
+        else:
+            beaten = sum(
+                1
+                for c in candidates
+                if c.request.duration > request.duration
+                and c.request.timestamp >= request.timestamp
+            )
+            if beaten >= self.size:
+                return
+            beats = [
+                c
+                for c in candidates
+                if c.request.duration < request.duration
+                and c.request.timestamp <= request.timestamp
+            ]
+        if beats:
+            for c in beats:
                 c.beaten += 1
-        kept = [c for c in self._candidates if c.beaten < self.size]
-        kept.append(_Candidate(request, beaten))
-        if len(kept) > self.max_candidates:
-            kept.remove(min(kept, key=lambda c: c.request.duration))
-        self._candidates = kept
+            if any(c.beaten >= self.size for c in beats):
+                candidates[:] = [c for c in candidates if c.beaten < self.size]
+        insort(candidates, _Candidate(request, beaten), key=_order)
+        if len(candidates) > self.max_candidates:
+            del candidates[0]  # the fastest, the least likely to matter
+        self._newest = max(self._newest, request.timestamp)
+        self._oldest = min(self._oldest, request.timestamp)
 
     def top(self, now: float) -> list[SlowRequest]:
         """The slowest first; one entry per label set (a client may reuse a request id)."""
         self._expire(now)
-        ranked = sorted(
-            (c.request for c in self._candidates),
-            key=lambda r: (r.duration, r.timestamp),
-            reverse=True,
-        )
         seen: set[tuple[str, ...]] = set()
         result: list[SlowRequest] = []
-        for request in ranked:
+        for candidate in reversed(self._candidates):
+            request = candidate.request
             if request.labels() in seen:
                 continue
             seen.add(request.labels())
@@ -84,5 +105,15 @@ class SlowestRequests:
 
     def _expire(self, now: float) -> None:
         oldest = now - self.window
-        if any(c.request.timestamp < oldest for c in self._candidates):
-            self._candidates = [c for c in self._candidates if c.request.timestamp >= oldest]
+        if self._oldest >= oldest:
+            return
+        self._candidates = [c for c in self._candidates if c.request.timestamp >= oldest]
+        self._oldest = min((c.request.timestamp for c in self._candidates), default=float("inf"))
+
+
+def _duration(candidate: _Candidate) -> float:
+    return candidate.request.duration
+
+
+def _order(candidate: _Candidate) -> tuple[float, float]:
+    return (candidate.request.duration, candidate.request.timestamp)

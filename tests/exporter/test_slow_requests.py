@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,6 +53,26 @@ def test_memory_stays_bounded_under_steady_traffic():
     assert len(table) <= 1000
     durations = [r.duration for r in table.top(now)]
     assert durations == sorted(durations, reverse=True) and len(durations) == 10
+
+
+@pytest.mark.parametrize("order", ["in time order", "out of order"])
+def test_top_always_equals_the_top_of_every_request_kept(order):
+    """Against the definition, on 3,000 requests over 3 days: the top 10 of the window,
+    whether requests arrive in time order (the fast path) or not, ties included."""
+    rng = random.Random(7)
+    table = SlowestRequests(size=10, window=24 * HOUR, max_candidates=10**6)
+    seen: list[SlowRequest] = []
+    now = 0.0
+    for i in range(3000):
+        now += rng.choice([0.0, 1.0, 60.0, 3600.0 / 40])  # ties in time too
+        stamp = now - (rng.random() * 30 * HOUR if order == "out of order" else 0.0)
+        duration = rng.choice([rng.random() * 10, round(rng.random() * 10), 5.0 - i / 1000])
+        seen.append(request(duration, stamp, f"r{i}"))
+        table.add(seen[-1], now)
+        if i % 50 == 0:
+            window = [r for r in seen if r.timestamp >= now - 24 * HOUR]
+            expected = sorted(window, key=lambda r: (r.duration, r.timestamp), reverse=True)
+            assert [r.duration for r in table.top(now)] == [r.duration for r in expected[:10]]
 
 
 def test_a_reused_request_id_is_one_series():
