@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -24,9 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from demo import load
+from tests.support.gunicorn import GunicornServer
 from tests.support.ports import free_port, wait_for_port
 from tests.support.process import ManagedProcess
 from tests.support.prometheus import AlertmanagerServer, PrometheusServer
@@ -66,18 +64,6 @@ def pick_ports(fixed: bool) -> dict[str, int]:
     return ports
 
 
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 @dataclass
 class Component:
     name: str
@@ -113,18 +99,17 @@ class Stack:
         # so the cache's hit ratio is the app's, not mixed with the broker's queue polling.
         self.redis = RedisServer(self.workdir / "redis", port=self.ports["redis"])
         self.cache = RedisServer(self.workdir / "cache", port=self.ports["cache"])
-        self.multiproc_dir = self.workdir / "multiproc"
-        app_argv = [
-            sys.executable, "-m", "gunicorn",
-            "-c", "python:django_middleware.gunicorn",
-            "--workers", str(workers),
-            "--bind", f"127.0.0.1:{self.ports['app']}",
-            "--access-logfile", "-",
-            # one control socket per user by default: two stacks at once would share it.
-            "--no-control-socket",
+        # painel's gunicorn config; PROMETHEUS_MULTIPROC_DIR emptied at each start.
+        self.app = GunicornServer(
+            self.workdir,
             "demo.wsgi:application",
-        ]  # fmt: skip
-        self.app = ManagedProcess("app", app_argv, self.workdir, env=self.app_env(), cwd=REPO)
+            workers=workers,
+            env=self.app_env(),
+            args=["--access-logfile", "-"],
+            name="app",
+            port=self.ports["app"],
+            ready_path="/metrics",  # not counted: the load's tally is all there is
+        )
         celery_argv = [
             sys.executable, "-m", "celery", "-A", "demo", "worker",
             "--task-events",  # -E: the exporter counts tasks from these events
@@ -167,7 +152,7 @@ class Stack:
                 lambda: self.cache.process.alive(),
                 lambda: self.cache.process.tail(),
             ),
-            self._managed(self.app, self.start_app),
+            self._server("app", self.app),
             self._managed(self.celery, self.start_celery),
             self._managed(self.exporter, self.start_exporter),
             self._server("alertmanager", self.alertmanager),
@@ -214,7 +199,6 @@ class Stack:
             "DEMO_REDIS_URL": self.url("redis"),
             "DEMO_CACHE_URL": f"{self.url('cache')}/0",
             "DEMO_LOG_DIR": str(self.log_dir),
-            "PROMETHEUS_MULTIPROC_DIR": str(self.multiproc_dir),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -239,13 +223,6 @@ class Stack:
         client.config_set("maxmemory", "128mb")
         client.config_set("maxmemory-policy", "allkeys-lru")
 
-    def start_app(self) -> None:
-        # Files left by an earlier run would be added into this one's counters.
-        shutil.rmtree(self.multiproc_dir, ignore_errors=True)
-        self.multiproc_dir.mkdir(parents=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.app.start(ready=lambda: _wait_http(f"{self.url('app')}/metrics", timeout=60))
-
     def start_celery(self) -> None:
         def ready() -> None:
             deadline = time.monotonic() + 60
@@ -262,6 +239,7 @@ class Stack:
     def start(self, only: set[str] | None = None) -> Stack:
         """Start every component not yet started (or those in `only`), in order."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             for component in self.components:
                 if component in self.started or (only is not None and component.name not in only):

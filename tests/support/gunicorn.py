@@ -25,6 +25,7 @@ class GunicornServer:
     `env` adds to the environment (e.g. DJANGO_SETTINGS_MODULE), `args` to the command line
     (e.g. ["--max-requests", "50"]); `config` is the gunicorn -c value, None for none;
     `empty_multiproc_dir=False` keeps files already in the directory (to test start-up).
+    `ready_path` is fetched to know a worker serves (an excluded path is not counted).
     The app is imported with the repository root as working directory and on sys.path.
     """
 
@@ -39,11 +40,14 @@ class GunicornServer:
         multiprocess: bool = True,
         name: str = "gunicorn",
         empty_multiproc_dir: bool = True,
+        port: int | None = None,
+        ready_path: str = "/",
     ) -> None:
         self.workdir = Path(workdir)
         self.app = app
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()
+        self.ready_path = ready_path
         self.multiproc_dir = self.workdir / "prometheus-multiproc" if multiprocess else None
         self.env = {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
         if self.multiproc_dir is not None:
@@ -106,7 +110,7 @@ class GunicornServer:
         with self.client() as client:
             while True:
                 try:
-                    client.get("/")
+                    client.get(self.ready_path)
                     return
                 except httpx.TransportError:
                     if time.monotonic() > deadline:
