@@ -42,8 +42,11 @@ def exporter(log_dir, tmp_path_factory):
         path = log_dir / name if name == "directory" else log_dir / f"{name}.log"
         flags += ["--log-file", f"{name}={path}"]
     with ExporterProcess(tmp_path_factory.mktemp("exporter-logs"), flags) as process:
-        # the follower starts at the end: wait until it has opened every file
-        process.wait_for(lambda s: s.value("log_file_readable", log="plain") == 1)
+        # the follower starts at the end: wait until it has opened every file there is
+        present = [name for name in LOGS if name not in ("later", "directory")]
+        process.wait_for(
+            lambda s: all(s.value("log_file_readable", log=name) == 1 for name in present)
+        )
         yield process
 
 
