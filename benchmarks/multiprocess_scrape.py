@@ -92,25 +92,24 @@ def timed(scrape, runs: int) -> tuple[float, float, bytes]:
 
 
 def scrape_stock(directory: Path):
-    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client import generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    def scrape() -> bytes:
-        registry = CollectorRegistry()  # a fresh registry per scrape, as the views do
-        MultiProcessCollector(registry, str(directory))
-        return generate_latest(registry)
-
-    return scrape
+    return scraper(directory, MultiProcessCollector, generate_latest)
 
 
 def scrape_ours(directory: Path):
-    from prometheus_client import CollectorRegistry
-
     from django_middleware.multiprocess import MultiProcessCollector, generate_latest
 
+    return scraper(directory, MultiProcessCollector, generate_latest)
+
+
+def scraper(directory: Path, collector, generate_latest):
+    from prometheus_client import CollectorRegistry
+
     def scrape() -> bytes:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, str(directory))
+        registry = CollectorRegistry()  # a fresh registry per scrape, as the views do
+        collector(registry, str(directory))
         return generate_latest(registry)
 
     return scrape

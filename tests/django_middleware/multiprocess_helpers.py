@@ -75,9 +75,7 @@ def families(text: str) -> set[tuple[str, str, str]]:
 
 
 def scrape_ours_text(directory: Path) -> str:
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, str(directory))
-    return generate_latest(registry).decode()
+    return _scrape_text(directory, MultiProcessCollector, generate_latest)
 
 
 def scrape_ours(directory: Path) -> dict:
@@ -86,9 +84,13 @@ def scrape_ours(directory: Path) -> dict:
 
 def scrape_stock_text(directory: Path) -> str:
     """What prometheus_client's own collector makes of the directory."""
-    registry = CollectorRegistry()
-    StockCollector(registry, str(directory))
-    return stock_generate_latest(registry).decode()
+    return _scrape_text(directory, StockCollector, stock_generate_latest)
+
+
+def _scrape_text(directory: Path, collector, generate_latest) -> str:
+    registry = CollectorRegistry()  # a fresh registry per scrape, as the views make
+    collector(registry, str(directory))
+    return generate_latest(registry).decode()
 
 
 def scrape_stock(directory: Path) -> dict:
