@@ -30,6 +30,11 @@ from .multiprocess_stats import count_unreadable_file
 
 logger = logging.getLogger("painel.multiprocess")
 
+# gunicorn's master merges in its main loop: a scrape stuck holding the lock (a worker stopped
+# by a debugger, say) must not stop it from reaping and spawning workers. Scrapes hold it for
+# milliseconds.
+LOCK_TIMEOUT = 5.0
+
 
 def merge_dead_process(pid: int, path: str) -> None:
     """Merge the files of `pid`, which must have exited (gunicorn's child_exit)."""
@@ -38,10 +43,17 @@ def merge_dead_process(pid: int, path: str) -> None:
             # Merging a file a process still writes through its mmap would lose its later writes.
             logger.warning("not merging the files of process %s: it is still running", pid)
             return
-        with directory_lock(path, exclusive=True) as lock:
+        with directory_lock(path, exclusive=True, timeout=LOCK_TIMEOUT) as lock:
             generation = lock.bump_generation()
             _claim(pid, path, generation)
             merge_claimed(path)
+    except TimeoutError as exc:
+        logger.error(
+            "not merging the files of process %s: %s by a scrape that does not finish; its "
+            "files are read as a live worker's from now on",
+            pid,
+            exc,
+        )
     except Exception:
         # gunicorn's master dies on an exception in child_exit (a full disk, a damaged merged
         # file...). Stopping here is the same as a merge killed at this point: nothing is lost,

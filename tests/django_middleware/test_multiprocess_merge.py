@@ -6,13 +6,16 @@ process (as in gunicorn's master), or in a forked child that is SIGKILLed part w
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 
+from django_middleware import multiprocess_merge
 from django_middleware.multiprocess import mark_process_dead
 
 from .multiprocess_helpers import (
@@ -160,6 +163,45 @@ def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
             assert scrape_stock(directory) == complete
     finally:
         live.exit()
+
+
+# A scrape that takes the directory's lock and then hangs (a worker stopped by a debugger).
+STUCK_SCRAPE = """
+import sys
+from django_middleware.multiprocess_lock import directory_lock
+with directory_lock(sys.argv[1], exclusive=False):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_scrape_stuck_holding_the_lock_does_not_stop_the_master(tmp_path, caplog, monkeypatch):
+    first, second = run_dead_workers(tmp_path, first=0, count=2)
+    monkeypatch.setattr(multiprocess_merge, "LOCK_TIMEOUT", 0.2)
+    stuck = subprocess.Popen(
+        [sys.executable, "-c", STUCK_SCRAPE, str(tmp_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stuck.stdout.readline() == "locked\n"
+        merge = threading.Thread(target=mark_process_dead, args=(first, str(tmp_path)))
+        with caplog.at_level(logging.ERROR, logger="painel.multiprocess"):
+            merge.start()
+            merge.join(timeout=60)
+            returned = not merge.is_alive()
+    finally:
+        stuck.stdin.close()  # lets a merge that waits for ever go on, so the test ends
+        stuck.wait(timeout=30)
+        merge.join(timeout=60)
+    assert returned  # gunicorn's master goes back to reaping and spawning workers
+    assert f"not merging the files of process {first}" in caplog.text
+    # Its files are read as a live worker's; the next merge works as usual.
+    mark_process_dead(second, str(tmp_path))
+    assert scrape_ours(tmp_path) == expected({str(first): 0}, merged=[1])
+    assert scrape_stock(tmp_path) == expected({str(first): 0}, merged=[1])
 
 
 def pids_of(workers) -> dict[str, int]:
