@@ -2,12 +2,15 @@
 
 `labels(...)` on a prometheus_client metric validates and looks up its labels on every call;
 the middleware records one series per (method, endpoint, tenant) again and again, so it keeps
-the children in a dict instead. The labels are bounded, so the dict is too.
+the children in a dict instead, as one RequestSeries per label set (see request_series.py).
+The labels are bounded, so the dict is too.
 """
 
 from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from .request_series import MmapRequestSeries, RequestSeries, request_series
 
 HTTP_LABELS = ("method", "endpoint", "tenant")
 
@@ -40,13 +43,13 @@ class HttpMetrics:
             (*HTTP_LABELS, "exception"),
             registry=registry,
         )
-        # (method, endpoint, status, tenant) -> (requests child, duration child)
-        self.children: dict[tuple[str, str, int, str], tuple] = {}
+        # (method, endpoint, status, tenant) -> its requests and duration children
+        self.children: dict[tuple[str, str, int, str], RequestSeries | MmapRequestSeries] = {}
 
-    def add_children(self, key: tuple[str, str, int, str]) -> tuple:
+    def add_children(self, key: tuple[str, str, int, str]) -> RequestSeries | MmapRequestSeries:
         """The children for a label set the cache has not seen yet (then cached)."""
         method, endpoint, status, tenant = key
-        children = (
+        children = request_series(
             self.requests.labels(method, endpoint, str(status), tenant),
             self.duration.labels(method, endpoint, tenant),
         )

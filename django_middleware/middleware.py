@@ -2,8 +2,9 @@
 
 Labels are resolved after the response, because the route, django-tenants' `request.tenant`
 and `request.user` only exist once the inner layers have run. The common path (a request
-under the slow threshold) touches as little as it can: one cache lookup, one counter, one
-histogram; slow requests and exceptions take the rarer paths.
+under the slow threshold) touches as little as it can: one cache lookup, then one counter and
+one histogram written together (request_series.py); slow requests and exceptions take the
+rarer paths.
 """
 
 from __future__ import annotations
@@ -115,18 +116,17 @@ class MetricsMiddleware:
         else:
             tenant = tenants.label(tenant)
         key = (method, endpoint, status, tenant)
-        children = self.children.get(key) or self.metrics.add_children(key)
-        children[0].inc()
+        series = self.children.get(key) or self.metrics.add_children(key)
         if duration <= self.slow_threshold:
-            children[1].observe(duration)
+            series.record(duration)
         else:
-            self._record_slow(request, key, children[1], duration)
+            self._record_slow(request, key, series, duration)
 
-    def _record_slow(self, request: Any, key: tuple, histogram: Any, duration: float) -> None:
+    def _record_slow(self, request: Any, key: tuple, series: Any, duration: float) -> None:
         # Count it, log it, and link its histogram bucket to the log record by request id.
         method, endpoint, status, tenant = key
         rid = request_id(request)
-        histogram.observe(duration, {"request_id": rid, "tenant": tenant})
+        series.record(duration, {"request_id": rid, "tenant": tenant})
         self.metrics.slow.labels(method, endpoint, tenant).inc()
         log_slow_request(
             endpoint=endpoint,
