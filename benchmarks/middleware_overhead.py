@@ -1,15 +1,17 @@
 """Per-request overhead of MetricsMiddleware against django-prometheus, over bare Django.
 
-    .venv/bin/python benchmarks/middleware_overhead.py [--rounds 7] [--requests 20000]
+    .venv/bin/python benchmarks/middleware_overhead.py [--rounds 15] [--requests 10000]
 
 Each variant (bare Django, django-prometheus's Before/After middleware, painel's
 MetricsMiddleware) runs in its own process, single-process and multiprocess
-(PROMETHEUS_MULTIPROC_DIR set), interleaved and repeated. A run makes in-process WSGI calls
-across 50 routes and 20 tenants and reports the fastest of its batches in CPU time (the
-least disturbed by whatever else the machine runs); the figure per variant is the median
-over the rounds.
-It prints each variant's cost per request, its overhead over bare Django and the ratio
+(PROMETHEUS_MULTIPROC_DIR set). A run makes in-process WSGI calls across 50 routes and 20
+tenants and reports the fastest of its batches in CPU time (the least disturbed by whatever
+else the machine runs). A round runs every variant in both modes, in a shuffled order, so
+that a change of load hits the variants alike; each round gives its own ratio of overheads
 painel / django-prometheus.
+It prints per variant the median cost per request and its overhead over bare Django, then the
+ratio of the median overheads and the spread of the rounds' ratios (median, quartiles,
+range), with the load average before and after.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -140,26 +143,49 @@ def report(mode: str, results: dict[str, list[float]]) -> None:
         print(f"  {variant:18} {1e6 * value:6.1f}{overhead}")
     ours = median["painel"] - bare
     theirs = median["django-prometheus"] - bare
-    print(f"  ratio painel / django-prometheus overhead: {ours / theirs:.2f}")
+    print(f"  ratio of the median overheads, painel / django-prometheus: {ours / theirs:.2f}")
+    # Each round's variants ran within seconds of each other: their ratio is the least
+    # touched by load that comes and goes over the whole run.
+    ratios = sorted(
+        (painel - bare) / (theirs - bare)
+        for bare, theirs, painel in zip(
+            results["bare"], results["django-prometheus"], results["painel"], strict=True
+        )
+    )
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    print(
+        f"  per-round ratios: median {statistics.median(ratios):.2f}, "
+        f"quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}, range {ratios[0]:.2f}-{ratios[-1]:.2f}"
+    )
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=20000, help="per run")
-    parser.add_argument("--batches", type=int, default=20, help="per run; the fastest counts")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=10000, help="per run")
+    parser.add_argument("--batches", type=int, default=10, help="per run; the fastest counts")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         seconds = run_child(args.child, args.requests, args.batches)
         print(json.dumps({"seconds_per_request": seconds}))
         return
-    for multiprocess in (False, True):
-        results: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-        for _ in range(args.rounds):
-            for variant in VARIANTS:
-                results[variant].append(measure(variant, multiprocess, args.requests, args.batches))
-        report("multiprocess" if multiprocess else "single process", results)
+    print(f"load average (1, 5, 15 min) before: {load_average()}; {os.cpu_count()} CPUs")
+    modes = {False: "single process", True: "multiprocess"}
+    results = {mode: {variant: [] for variant in VARIANTS} for mode in modes}
+    shuffle = random.Random(0).shuffle  # the same orders every run
+    for _ in range(args.rounds):
+        runs = [(mode, variant) for mode in modes for variant in VARIANTS]
+        shuffle(runs)
+        for mode, variant in runs:
+            results[mode][variant].append(measure(variant, mode, args.requests, args.batches))
+    for mode, name in modes.items():
+        report(name, results[mode])
+    print(f"\nload average (1, 5, 15 min) after: {load_average()}")
 
 
 if __name__ == "__main__":
