@@ -44,7 +44,7 @@ def merge_dead_process(pid: int, path: str) -> None:
             logger.warning("not merging the files of process %s: it is still running", pid)
             return
         with directory_lock(path, exclusive=True, timeout=LOCK_TIMEOUT) as lock:
-            generation = lock.bump_generation()
+            generation = lock.bump_generation(pid)
             _claim(pid, path, generation)
             merge_claimed(path)
     except TimeoutError as exc:

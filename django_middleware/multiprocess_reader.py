@@ -61,9 +61,8 @@ def _tuple_getter(indices: list[int]) -> Callable[[tuple | memoryview], tuple]:
 class _Layout:
     """Keys of one file and the word index (8-byte unit) of each key's value."""
 
-    def __init__(self, inode: int, generation: int) -> None:
+    def __init__(self, inode: int) -> None:
         self.inode = inode
-        self.generation = generation
         self.end = files.HEADER_SIZE
         self.keys: list[bytes] = []
         self.words: list[int] = []
@@ -88,9 +87,7 @@ class _Layout:
         return self._timestamps
 
     def still_matches(self, data: mmap.mmap, used: int) -> bool:
-        """After a merge a file name may hold a new file (pid reuse): are our keys still there?"""
-        if used < self.end:
-            return False
+        """Are our keys still where we found them (a file name may hold a new file)?"""
         for key, word in zip(self.keys, self.words, strict=True):
             start = word * 8 - len(key) - (8 - (len(key) + 4) % 8)
             if data[start : start + len(key)] != key:
@@ -345,6 +342,7 @@ class DirectoryReader:
         self._known_keys: dict[bytes, bytes] = {}
         self._decoded: dict[bytes, tuple] = {}  # only until the next families are built
         self._formatted = _FormattedValues()
+        self._generation: int | None = None  # the directory's, at this process's last read
 
     def families(self) -> Iterator[tuple[_Family, list[float]]]:
         """Every family with its values, read now; sorted by name."""
@@ -411,6 +409,7 @@ class DirectoryReader:
         read: list[tuple[str, _Group, _Layout, str, tuple, tuple]] = []
         with directory_lock(self.path, exclusive=False) as lock:
             generation = lock.generation
+            replaced = self._replaced_since_last_read(lock, generation)
             for name, prefix, pid in self._files():
                 path = os.path.join(self.path, name)
                 group = self._groups.get(prefix)
@@ -423,7 +422,7 @@ class DirectoryReader:
                     continue
                 try:
                     with files.mapped(path) as (inode, data, used):
-                        layout = self._layout(path, inode, data, used, generation)
+                        layout = self._layout(path, pid, inode, data, used, replaced)
                         values, timestamps = self._values(group, layout, data, used)
                 except FileNotFoundError:
                     continue  # a live gauge file removed between listing and reading
@@ -454,6 +453,7 @@ class DirectoryReader:
                 del cache[path]
         for group in self._groups.values():
             group.forget_except(seen)
+        self._generation = generation
         return {
             prefix: self._groups[prefix].combine(values, stamps.get(prefix, []))
             for prefix, values in aligned.items()
@@ -484,22 +484,44 @@ class DirectoryReader:
                     if name not in journal:
                         yield name, prefix, files.split_claimed_name(name)[1]
 
+    def _replaced_since_last_read(self, lock, generation: int) -> set[str] | None:
+        """Pids whose files merges have claimed since this process last read the directory: a
+        file of such a pid now is a new file (the pid was used again). None: not known."""
+        if self._generation is None or self._generation == generation:
+            return set()
+        return lock.claimed_since(self._generation)
+
     def _layout(
-        self, path: str, inode: int, data: mmap.mmap, used: int, generation: int
+        self, path: str, pid: str, inode: int, data: mmap.mmap, used: int, replaced: set | None
     ) -> _Layout:
         layout = self._layouts.get(path)
-        if layout is not None and (
-            layout.inode != inode
-            or used < layout.end
-            or (layout.generation != generation and not layout.still_matches(data, used))
-        ):
+        if layout is not None and not _still_valid(layout, pid, inode, data, used, replaced):
             layout = None
         if layout is None:
-            layout = self._layouts[path] = _Layout(inode, generation)
-        layout.generation = generation
+            layout = self._layouts[path] = _Layout(inode)
+        layout.inode = inode
         if used > layout.end:
             layout.extend(data, used, self._known)
         return layout
+
+
+def _still_valid(
+    layout: _Layout, pid: str, inode: int, data: mmap.mmap, used: int, replaced: set | None
+) -> bool:
+    """Does the cached layout still describe the file now at its name?"""
+    if used < layout.end:
+        return False
+    if replaced is None:  # which files merges replaced is not known: compare the keys
+        return (pid == files.MERGED_PID or layout.inode == inode) and layout.still_matches(
+            data, used
+        )
+    if pid == files.MERGED_PID:
+        # A merge writes a new merged file (another inode) with the entries of the old one
+        # first, in the same order and places, then the new keys (multiprocess_merge).
+        return True
+    # A file claimed by a merge is renamed away; one under its name now is another process's
+    # (even if the freed inode number went to it).
+    return layout.inode == inode and pid not in replaced
 
 
 _readers: dict[str, DirectoryReader] = {}

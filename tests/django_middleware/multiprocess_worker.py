@@ -5,9 +5,11 @@ a merger that plays gunicorn's master (child_exit).
         fork COUNT workers (numbered FIRST...), each writes its metrics and exits; prints pids
     python -m tests.django_middleware.multiprocess_worker live DIR NUMBER [--as-pid PID]
         write worker NUMBER's metrics, print the pid, then count a request for each line on
-        stdin (printing "ok") until stdin closes; --as-pid writes files named for PID
+        stdin (printing "ok") until stdin closes; --as-pid writes files named for PID, a
+        request for tenant "first" before the rest
     python -m tests.django_middleware.multiprocess_worker merge DIR PID...
-        mark_process_dead(PID) for each, printing "merged PID" after each
+        mark_process_dead(PID) for each, printing "merged PID" after each; --claims-kept N
+        keeps N merges in the lock file's record of claims
 """
 
 from __future__ import annotations
@@ -93,18 +95,26 @@ def live(directory: str, number: int, as_pid: int | None) -> None:
         from prometheus_client import values
 
         values.ValueClass = values.MultiProcessValue(lambda: as_pid)
-    write_metrics(number)
     from prometheus_client import Counter
 
     late = Counter("app_late", "Requests counted after the first scrape.", ["tenant"])
+    if as_pid is not None:
+        # Its first series is not the dead worker's first: a layout cached for the dead
+        # worker's file would read this file's values from the wrong places.
+        late.labels("first").inc()
+    write_metrics(number)
     print(os.getpid(), flush=True)
     for line in sys.stdin:
         late.labels(line.strip()).inc()
         print("ok", flush=True)
 
 
-def merge(directory: str, pids: list[int]) -> None:
+def merge(directory: str, pids: list[int], claims_kept: int | None) -> None:
+    from django_middleware import multiprocess_lock
     from django_middleware.multiprocess import mark_process_dead
+
+    if claims_kept is not None:
+        multiprocess_lock._CLAIMS_KEPT = claims_kept
 
     for pid in pids:
         mark_process_dead(pid, directory)
@@ -126,13 +136,14 @@ def main() -> None:
     p = sub.add_parser("merge")
     p.add_argument("directory")
     p.add_argument("pids", type=int, nargs="*")
+    p.add_argument("--claims-kept", type=int)
     args = parser.parse_args()
     if args.command == "dead":
         dead(args.directory, args.first, args.count, args.series)
     elif args.command == "live":
         live(args.directory, args.number, args.as_pid)
     else:
-        merge(args.directory, args.pids)
+        merge(args.directory, args.pids, args.claims_kept)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ other collectors and formats in the same registry."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
@@ -20,7 +22,9 @@ from django_middleware.multiprocess import (
 )
 
 from .multiprocess_helpers import (
+    ROOT,
     STATE_DEPENDENT,
+    WORKER,
     LiveWorker,
     expected,
     run_dead_workers,
@@ -62,21 +66,41 @@ def test_new_series_and_new_counts_in_live_files_show_at_the_next_scrape(tmp_pat
         second.exit()
 
 
-def test_a_pid_used_again_after_a_merge_is_read_afresh(tmp_path):
-    (dead,) = run_dead_workers(tmp_path, first=0, count=1)
-    live = LiveWorker(tmp_path, 1)
+# 1000: this process knows which pids the merges since its last scrape claimed; 1: the
+# record keeps one merge only, so after two it does not know and compares the keys.
+@pytest.mark.parametrize("claims_kept", [1000, 1])
+def test_a_pid_used_again_after_a_merge_is_read_afresh(tmp_path, claims_kept):
+    directory, kept = tmp_path / "metrics", tmp_path / "kept"
+    directory.mkdir()
+    kept.mkdir()
+    dead, other = run_dead_workers(directory, first=0, count=2)
+    live = LiveWorker(directory, 2)
     try:
-        scrape_ours(tmp_path)  # caches the layout of the dead worker's files
-        mark_process_dead(dead, str(tmp_path))
-        # A new process gets the dead worker's pid, so its files have the same names.
-        again = LiveWorker(tmp_path, 2, as_pid=dead)
+        scrape_ours(directory)  # caches the layout of the dead worker's files
+        counter = directory / f"counter_{dead}.db"
+        os.link(counter, kept / counter.name)  # its inode outlives the merge
+        # Merged by another process, as gunicorn's master does.
+        subprocess.run(
+            [*WORKER, "merge", str(directory), str(dead), str(other)]
+            + ["--claims-kept", str(claims_kept)],
+            cwd=ROOT,
+            check=True,
+            timeout=60,
+        )
+        # A new process gets the dead worker's pid, so its files have the same names, and its
+        # counter file the same inode (ext4 often gives a freed inode to the next new file:
+        # made certain here by an empty file on the kept inode).
+        os.link(kept / counter.name, counter)
+        os.truncate(counter, 0)
+        again = LiveWorker(directory, 3, as_pid=dead)
         try:
             again.count_late_request("reused")
-            want = expected({str(live.pid): 1, str(dead): 2}, merged=[0])
-            ours = scrape_ours(tmp_path)
-            assert late(ours) == {"reused": 1}
+            assert counter.stat().st_ino == (kept / counter.name).stat().st_ino
+            want = expected({str(live.pid): 2, str(dead): 3}, merged=[0, 1])
+            ours = scrape_ours(directory)
+            assert late(ours) == {"first": 1, "reused": 1}
             assert {k: v for k, v in ours.items() if k[0] != "app_late_total"} == want
-            assert ours == scrape_stock(tmp_path)
+            assert ours == scrape_stock(directory)
         finally:
             again.exit()
     finally:

@@ -150,7 +150,8 @@ def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
             if status == 0:
                 break
             assert status == -signal.SIGKILL
-        assert step > 20  # every rename, replace, unlink and fsync of a merge was a kill point
+        # Every rename, replace, unlink, fsync and write of the claim record was a kill point.
+        assert step > 20
 
         rng = random.Random(6)
         for attempt in range(6):
@@ -257,5 +258,5 @@ def _kill_at_step(kill_at: int) -> None:
 
         return step
 
-    for name in ("rename", "replace", "unlink", "fsync"):
+    for name in ("rename", "replace", "unlink", "fsync", "pwrite", "ftruncate"):
         setattr(os, name, counted(getattr(os, name)))
