@@ -99,6 +99,8 @@ def merge_claimed(path: str) -> None:
         if not pending:
             continue
         rule = rule_for(prefix)
+        # In file order, new keys after: the new merged file holds the old one's entries in
+        # the same places, which lets scrapes keep their layout of it (multiprocess_reader).
         entries = files.read_entries(merged_path) if os.path.exists(merged_path) else {}
         merged = []
         for name in pending:
