@@ -2,9 +2,11 @@
 
 The steps, all under the directory's exclusive lock (a scrape sees the state before or after):
 
-1. Claim: rename each of the dead pid's files `counter_<pid>.db` to
-   `counter_<pid>.<random>.merging`. From here a new process that reuses the pid writes a new
-   file and can never add to the one being merged. Live gauges are simply removed.
+1. Claim: bump the generation and record the pid in the lock file (scrapes learn there which
+   file names may now hold a new file), then rename each of the dead pid's files
+   `counter_<pid>.db` to `counter_<pid>.<generation>-<random>.merging`. From here a new
+   process that reuses the pid writes a new file and can never add to the one being merged.
+   Live gauges are simply removed.
 2. Per type, for the claimed files: remove those the merged file's journal already lists (a
    merge that crashed after writing the merged file), then write a new merged file holding the
    others, with their names as its journal (temp file, fsync, atomic rename), then remove them.
