@@ -1,17 +1,19 @@
 """Per-request overhead of MetricsMiddleware against django-prometheus, over bare Django.
 
-    .venv/bin/python benchmarks/middleware_overhead.py [--rounds 15] [--requests 10000]
+    .venv/bin/python benchmarks/middleware_overhead.py [--processes 6] [--rounds 30]
 
-Each variant (bare Django, django-prometheus's Before/After middleware, painel's
-MetricsMiddleware) runs in its own process, single-process and multiprocess
-(PROMETHEUS_MULTIPROC_DIR set). A run makes in-process WSGI calls across 50 routes and 20
-tenants and reports the fastest of its batches in CPU time (the least disturbed by whatever
-else the machine runs). A round runs every variant in both modes, in a shuffled order, so
-that a change of load hits the variants alike; each round gives its own ratio of overheads
-painel / django-prometheus.
-It prints per variant the median cost per request and its overhead over bare Django, then the
-ratio of the median overheads and the spread of the rounds' ratios (median, quartiles,
-range), with the load average before and after.
+Three WSGI handlers live in each benchmark process: bare Django, django-prometheus's
+Before/After middleware and painel's MetricsMiddleware. The process times batches of
+in-process WSGI calls (across 50 routes and 20 tenants, in CPU time: what other jobs on a
+shared machine run does not count) round after round, the three handlers in a shuffled order
+in each round, so that a change of load or CPU speed hits them alike within a fraction of a
+second. A handler's cost in a process is its fastest batch (the least disturbed); each
+process gives a ratio of overheads painel / django-prometheus. Processes alternate between
+single-process and multiprocess mode (PROMETHEUS_MULTIPROC_DIR set), and several of each
+average out what differs between processes (memory layout, hash seeds).
+It prints per handler the median cost per request over the processes and its overhead over
+bare Django, the ratio of those overheads and the range of the processes' own ratios, with the
+load average before and after.
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ def environs() -> list[dict]:
     ]
 
 
-def run_child(variant: str, requests: int, batches: int) -> float:
-    """Seconds per request, the fastest batch; in the child process."""
+def run_child(requests: int, rounds: int) -> dict[str, float]:
+    """Seconds per request of each handler, its fastest batch; in the child process."""
     import django
     from django.conf import settings
 
@@ -86,8 +88,8 @@ def run_child(variant: str, requests: int, batches: int) -> float:
         SECRET_KEY="bench",
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,  # urlpatterns below
-        MIDDLEWARE=VARIANTS[variant],
-        INSTALLED_APPS=["django_middleware"] if variant == "painel" else [],
+        MIDDLEWARE=[],
+        INSTALLED_APPS=["django_middleware"],
         DATABASES={},
         USE_TZ=True,
         LOGGING_CONFIG=None,
@@ -98,15 +100,17 @@ def run_child(variant: str, requests: int, batches: int) -> float:
     global urlpatterns  # this module is the URLconf
     urlpatterns = build_urlpatterns()
 
-    handler = WSGIHandler()
+    handlers = {}
+    for variant, middleware in VARIANTS.items():
+        settings.MIDDLEWARE = middleware  # a handler reads it once, when it is made
+        handlers[variant] = WSGIHandler()
     envs = environs()
 
     def start_response(status, headers, exc_info=None):
         if not status.startswith("200"):
-            raise SystemExit(f"{variant}: {status}")
+            raise SystemExit(f"{status}")
 
-    def batch(n: int) -> float:
-        # CPU time of this process: what other jobs on a shared machine run does not count.
+    def batch(handler, n: int) -> float:
         start = time.process_time()
         for i in range(n):
             env = envs[i % len(envs)].copy()
@@ -115,48 +119,46 @@ def run_child(variant: str, requests: int, batches: int) -> float:
             response.close()
         return (time.process_time() - start) / n
 
-    batch(2000)  # warm-up: label children, URL resolver caches
-    per_batch = max(requests // batches, 1)
-    return min(batch(per_batch) for _ in range(batches))
+    for handler in handlers.values():
+        batch(handler, 2 * len(envs))  # warm-up: label children, URL resolver caches
+    fastest = dict.fromkeys(handlers, float("inf"))
+    order = list(handlers)
+    shuffle = random.Random(os.getpid()).shuffle
+    for _ in range(rounds):
+        shuffle(order)
+        for variant in order:
+            fastest[variant] = min(fastest[variant], batch(handlers[variant], requests))
+    return fastest
 
 
-def measure(variant: str, multiprocess: bool, requests: int, batches: int) -> float:
+def measure(multiprocess: bool, requests: int, rounds: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with tempfile.TemporaryDirectory(prefix="painel-bench-") as multiproc_dir:
         if multiprocess:
             env["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
-        argv = [sys.executable, __file__, "--child", variant, "--requests", str(requests)]
-        argv += ["--batches", str(batches)]
+        argv = [sys.executable, __file__, "--child", "--requests", str(requests)]
+        argv += ["--rounds", str(rounds)]
         result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"{variant} failed:\n{result.stderr}")
-    return json.loads(result.stdout)["seconds_per_request"]
+        raise SystemExit(f"the benchmark process failed:\n{result.stderr}")
+    return json.loads(result.stdout)
 
 
-def report(mode: str, results: dict[str, list[float]]) -> None:
-    median = {variant: statistics.median(values) for variant, values in results.items()}
-    bare = median["bare"]
-    print(f"\n{mode}: microseconds per request (median of {len(results['bare'])} rounds)")
+def overhead_ratio(costs: dict[str, float]) -> float:
+    bare = costs["bare"]
+    return (costs["painel"] - bare) / (costs["django-prometheus"] - bare)
+
+
+def report(mode: str, runs: list[dict[str, float]]) -> None:
+    median = {variant: statistics.median(run[variant] for run in runs) for variant in VARIANTS}
+    print(f"\n{mode}: microseconds per request (median of {len(runs)} processes)")
     for variant, value in median.items():
-        overhead = "" if variant == "bare" else f"  overhead {1e6 * (value - bare):6.1f}"
+        overhead = "" if variant == "bare" else f"  overhead {1e6 * (value - median['bare']):6.1f}"
         print(f"  {variant:18} {1e6 * value:6.1f}{overhead}")
-    ours = median["painel"] - bare
-    theirs = median["django-prometheus"] - bare
-    print(f"  ratio of the median overheads, painel / django-prometheus: {ours / theirs:.2f}")
-    # Each round's variants ran within seconds of each other: their ratio is the least
-    # touched by load that comes and goes over the whole run.
-    ratios = sorted(
-        (painel - bare) / (theirs - bare)
-        for bare, theirs, painel in zip(
-            results["bare"], results["django-prometheus"], results["painel"], strict=True
-        )
-    )
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    print(
-        f"  per-round ratios: median {statistics.median(ratios):.2f}, "
-        f"quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}, range {ratios[0]:.2f}-{ratios[-1]:.2f}"
-    )
+    ratios = sorted(overhead_ratio(run) for run in runs)
+    print(f"  ratio of the overheads, painel / django-prometheus: {overhead_ratio(median):.2f}")
+    print(f"  the processes' own ratios: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
 def load_average() -> str:
@@ -165,26 +167,22 @@ def load_average() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--requests", type=int, default=10000, help="per run")
-    parser.add_argument("--batches", type=int, default=10, help="per run; the fastest counts")
-    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=6, help="per mode")
+    parser.add_argument("--rounds", type=int, default=30, help="per process")
+    parser.add_argument("--requests", type=int, default=1000, help="per batch")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        seconds = run_child(args.child, args.requests, args.batches)
-        print(json.dumps({"seconds_per_request": seconds}))
+        print(json.dumps(run_child(args.requests, args.rounds)))
         return
     print(f"load average (1, 5, 15 min) before: {load_average()}; {os.cpu_count()} CPUs")
     modes = {False: "single process", True: "multiprocess"}
-    results = {mode: {variant: [] for variant in VARIANTS} for mode in modes}
-    shuffle = random.Random(0).shuffle  # the same orders every run
-    for _ in range(args.rounds):
-        runs = [(mode, variant) for mode in modes for variant in VARIANTS]
-        shuffle(runs)
-        for mode, variant in runs:
-            results[mode][variant].append(measure(variant, mode, args.requests, args.batches))
+    runs: dict[bool, list[dict[str, float]]] = {mode: [] for mode in modes}
+    for _ in range(args.processes):
+        for mode in modes:
+            runs[mode].append(measure(mode, args.requests, args.rounds))
     for mode, name in modes.items():
-        report(name, results[mode])
+        report(name, runs[mode])
     print(f"\nload average (1, 5, 15 min) after: {load_average()}")
 
 
