@@ -127,15 +127,9 @@ def writes_mmap_files(value: Any) -> bool:
 
 def request_series(requests: Any, duration: Any) -> RequestSeries | MmapRequestSeries:
     """The cheapest writer prometheus_client's values allow for these two children."""
-    parts = (
-        getattr(requests, "_value", None),
-        getattr(duration, "_sum", None),
-        *getattr(duration, "_buckets", ()),
-    )
-    if (
-        len(parts) == 2 + len(getattr(duration, "_upper_bounds", ()))
-        and len(parts) > 3
-        and all(writes_mmap_files(value) for value in parts)
-    ):
+    buckets = getattr(duration, "_buckets", None)
+    bounds = getattr(duration, "_upper_bounds", None)
+    values = (getattr(requests, "_value", None), getattr(duration, "_sum", None), *(buckets or ()))
+    if buckets and bounds and len(buckets) == len(bounds) and all(map(writes_mmap_files, values)):
         return MmapRequestSeries(requests, duration)
     return RequestSeries(requests, duration)
