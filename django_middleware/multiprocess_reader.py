@@ -31,7 +31,7 @@ from prometheus_client.openmetrics.exposition import escape_label_name, escape_m
 from prometheus_client.utils import floatToGoString
 
 from . import multiprocess_files as files
-from .multiprocess_lock import directory_lock
+from .multiprocess_lock import DirectoryLock, directory_lock
 from .multiprocess_merge import claimed_files
 from .multiprocess_rules import Rule, metric_type, rule_for
 from .multiprocess_stats import count_unreadable_file
@@ -484,7 +484,7 @@ class DirectoryReader:
                     if name not in journal:
                         yield name, prefix, files.split_claimed_name(name)[1]
 
-    def _replaced_since_last_read(self, lock, generation: int) -> set[str] | None:
+    def _replaced_since_last_read(self, lock: DirectoryLock, generation: int) -> set[str] | None:
         """Pids whose files merges have claimed since this process last read the directory: a
         file of such a pid now is a new file (the pid was used again). None: not known."""
         if self._generation is None or self._generation == generation:
