@@ -79,11 +79,14 @@ class MmapRequestSeries:
         # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
         # `seconds` is a perf_counter difference, never NaN (which no bucket would count).
         with _lock:
+            # One getpid() per request rather than an at-fork hook: a fork made outside
+            # os.fork (a C extension, an embedding server) runs no hooks.
             if self._pid != _getpid():
                 self._bind()
             places = self._places
             _add(places[0], 1.0)
             _add(places[1], seconds)
+            # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
             _add(places[2 + bisect_left(self._bounds, seconds)], 1.0)
 
     def _bind(self) -> None:
