@@ -166,12 +166,15 @@ def celery_panels() -> list[dashboard.Panel]:
         ),
         time_series(
             "Average processing time",
-            "Average run time of each task's successful runs (the exporter times those only).",
+            "Average run time of each task's successful runs (the exporter times those only); "
+            "a task with no successful run in the interval has no line.",
             "s",
             [
+                # `> 0` drops the runs-per-second that are 0, so a task that only fails
+                # reads no value instead of 0/0 = NaN.
                 query(
                     f"sum by (name) ({rate('celery_task_runtime_sum', QUEUE)})"
-                    f" / sum by (name) ({rate('celery_task_runtime_count', QUEUE)})",
+                    f" / (sum by (name) ({rate('celery_task_runtime_count', QUEUE)}) > 0)",
                     "{{name}}",
                 )
             ],

@@ -166,3 +166,27 @@ def test_hit_rate_and_the_last_hours_tasks_a_task_that_never_failed_included(tmp
         for (panel, labels), value in expected.items()
     ]
     assert_prometheus_evaluates(tmp_path, "1m", REDIS_AND_CELERY, cases)
+
+
+# An hour: t.ok succeeds 6 times a minute, each run 0.5 s; t.fail fails every run, so its
+# runtime histogram stays at the 0 the exporter creates it with.
+TASK_RUNTIMES = [
+    series("celery_task_runtime_sum", "0+3x60", **TASK),
+    series("celery_task_runtime_count", "0+6x60", **TASK),
+    series("celery_task_runtime_sum", "0x60", **{**TASK, "name": "t.fail"}),
+    series("celery_task_runtime_count", "0x60", **{**TASK, "name": "t.fail"}),
+    series("celery_task_failed_total", "0+6x60", **{**TASK, "name": "t.fail"}, exception="E"),
+]
+
+
+def test_average_processing_time_leaves_out_a_task_that_never_succeeded(tmp_path):
+    # 0 s / 0 runs is no average: the panel shows nothing for t.fail, not NaN.
+    queries = panel_queries("redis-celery.json", TimeRange())
+    cases = [
+        {
+            "expr": queries[("Average processing time", "A")],
+            "eval_time": "60m",
+            "exp_samples": [{"labels": '{name="t.ok"}', "value": 0.5}],
+        }
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", TASK_RUNTIMES, cases)
