@@ -57,13 +57,24 @@ def readme_table(text: str, heading: str) -> dict[str, str]:
     return {row.group("name"): row.group("type") for row in _table_rows(text, heading)}
 
 
+def row_labels(row: re.Match) -> set[str]:
+    """The labels a metric row names in backticks."""
+    return set(re.findall(r"`(\w+)`", row.group("labels")))
+
+
+def readme_rows(text: str | None = None) -> dict[str, tuple[str, set[str]]]:
+    """name -> (type, labels) of every metric painel publishes, as its README documents them."""
+    text = README.read_text() if text is None else text
+    return {
+        row.group("name"): (row.group("type"), row_labels(row))
+        for heading in METRIC_SECTIONS
+        for row in _table_rows(text, heading)
+    }
+
+
 def readme_metrics(text: str | None = None) -> dict[str, str]:
     """name -> type of every metric painel publishes, as its README documents them."""
-    text = README.read_text() if text is None else text
-    metrics: dict[str, str] = {}
-    for heading in METRIC_SECTIONS:
-        metrics.update(readme_table(text, heading))
-    return metrics
+    return {name: kind for name, (kind, _) in readme_rows(text).items()}
 
 
 def known_labels(readme_text: str | None = None) -> dict[str, set[str]]:
@@ -75,7 +86,7 @@ def known_labels(readme_text: str | None = None) -> dict[str, set[str]]:
     for heading in (*METRIC_SECTIONS, RULES_SECTION):
         target = {"job", "instance"} if heading in METRIC_SECTIONS else set()
         for row in _table_rows(text, heading):
-            names = target | set(re.findall(r"`(\w+)`", row.group("labels")))
+            names = target | row_labels(row)
             for exposed in expand_histograms({row.group("name"): row.group("type")}):
                 labels[exposed] = names | ({"le"} if exposed.endswith("_bucket") else set())
     return labels

@@ -1,20 +1,9 @@
-"""The README's metric rows, to check that what a collector publishes is documented."""
+"""Whether what a collector publishes is documented: its README metric row (read by
+grafana.catalog, the one parser of those rows) names its type and labels."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-_ROW = re.compile(r"^\| `(?P<name>[a-zA-Z_:][\w:]*)` \| (?P<type>\w+) \|(?P<labels>[^|]*)\|", re.M)
-
-
-def readme_rows() -> dict[str, tuple[str, set[str]]]:
-    """metric name -> (type, labels) from every Metrics table of the README."""
-    return {
-        m["name"]: (m["type"], set(re.findall(r"`(\w+)`", m["labels"])))
-        for m in _ROW.finditer(README.read_text())
-    }
+from grafana.catalog import readme_rows
 
 
 def undocumented(scrape, prefixes: tuple[str, ...]) -> list[str]:
