@@ -32,6 +32,13 @@ def multiproc_dir() -> Path:
 
 def on_starting(server) -> None:
     path = multiproc_dir()
+    if getattr(server, "master_pid", 0):
+        # A USR2 upgrade: this master was exec'd by a running one whose workers still write
+        # here and whose child_exit merges them when they stop. Their files are live counts.
+        server.log.info(
+            "painel: multiprocess metrics in %s (kept: upgrade of a running master)", path
+        )
+        return
     remove_stale_files(str(path))
     server.log.info("painel: multiprocess metrics in %s (cleaned)", path)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 
+import psutil
 import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,3 +60,57 @@ def test_files_left_by_an_earlier_run_are_not_counted_again(tmp_path):
     }
     assert "stale" not in tenants
     assert not (server.multiproc_dir / "counter_999999.db").exists()
+
+
+def _requests_total(server: GunicornServer) -> float:
+    with server.client() as client:
+        text = client.get("/metrics").text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "django_http_requests_total" and s.labels.get("tenant") == "upgrade"
+    )
+
+
+def test_a_usr2_upgrade_keeps_the_counts_of_the_running_workers(tmp_path):
+    """gunicorn's zero-downtime upgrade: USR2 execs a new master beside the old one, then the
+    old one is stopped. The new master must not wipe the files the old workers still own."""
+    server = GunicornServer(tmp_path, WSGI_APP, workers=2, env=server_env()).start()
+    try:
+        with server.client() as client:
+            for _ in range(20):
+                assert client.get("/", headers={"X-Tenant-ID": "upgrade"}).status_code == 200
+        assert _requests_total(server) == 20
+        old_master = psutil.Process(server.process.pid)
+        old_workers = set(server.worker_pids())
+        old_master.send_signal(signal.SIGUSR2)
+        new_master = _wait(lambda: _new_master(old_master, old_workers), "a new master")
+        _wait(lambda: len(new_master.children()) == 2 or None, "the new master's workers")
+        # The old master stops its workers (child_exit merges them) and leaves.
+        old_master.send_signal(signal.SIGTERM)
+        _wait(lambda: not old_master.is_running() or old_master.status() == "zombie" or None,
+              "the old master to stop")  # fmt: skip
+        assert _requests_total(server) == 20
+    finally:
+        server.stop()
+        for child in psutil.Process().children(recursive=True):
+            if "gunicorn" in " ".join(child.cmdline()):
+                child.kill()
+
+
+def _new_master(old_master: psutil.Process, old_workers: set[int]) -> psutil.Process | None:
+    for child in old_master.children():
+        if child.pid not in old_workers and child.children():
+            return child
+    return None
+
+
+def _wait(predicate, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise TimeoutError(f"waited {timeout}s for {what}")

@@ -66,7 +66,9 @@ class GunicornServer:
         return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 30), **kwargs)
 
     def argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "gunicorn"]
+        # The console script, as users run it: `python -m gunicorn` cannot re-exec on USR2
+        # (the new master runs gunicorn/__main__.py, whose folder shadows the stdlib `http`).
+        argv = [str(Path(sys.executable).with_name("gunicorn"))]
         if self.config:
             argv += ["-c", self.config]
         argv += [
@@ -101,7 +103,7 @@ class GunicornServer:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        wait_for_port(self.port, timeout=timeout)
+        wait_for_port(self.port, timeout=timeout, alive=self.process.alive)
         while len(self.worker_pids()) < self.workers:
             if time.monotonic() > deadline or not self.process.alive():
                 raise TimeoutError(f"{self.workers} workers did not start")

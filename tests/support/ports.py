@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -13,10 +14,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
-    """Block until something accepts connections on host:port, or raise TimeoutError."""
+def wait_for_port(
+    port: int,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Block until something accepts connections on host:port, or raise TimeoutError.
+
+    With `alive`, give up at once when the process that should listen has died.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise RuntimeError(f"the process that should listen on {host}:{port} has exited")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
