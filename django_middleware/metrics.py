@@ -49,15 +49,15 @@ class HttpMetrics:
     def add_children(self, key: tuple[str, str, int, str]) -> RequestSeries | MmapRequestSeries:
         """The children for a label set the cache has not seen yet (then cached)."""
         method, endpoint, status, tenant = key
-        children = request_series(
+        series = request_series(
             self.requests.labels(method, endpoint, str(status), tenant),
             self.duration.labels(method, endpoint, tenant),
         )
         # Start the slow counter at 0 with its series, so rate() sees the first slow request.
         self.slow.labels(method, endpoint, tenant)
         # A race between threads only looks the same children up twice: labels() is idempotent.
-        self.children[key] = children
-        return children
+        self.children[key] = series
+        return series
 
     def unregister(self) -> None:
         for metric in (self.requests, self.duration, self.slow, self.exceptions):
