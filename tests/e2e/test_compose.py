@@ -12,11 +12,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
 from compose_spec import PyCompose
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from demo.stack import Stack
 from exporter import collectors
@@ -223,3 +227,86 @@ def test_every_service_depends_only_on_services_of_the_file(services):
     for name, service in services.items():
         depends = service.get("depends_on", [])
         assert set(depends) <= set(services) - {name}, f"{name} depends on {depends}"
+
+
+# What the image's processes load: the app under gunicorn (settings, urls, the cache backend,
+# the gunicorn hooks), the Celery worker, the load generator and the exporter; with every
+# module the image does not install made unimportable (argv[1:]), as in the image, where
+# optional imports (kombu's yaml, httpx's command line) fall back and required ones fail.
+IMAGE_IMPORTS = """
+import importlib, sys
+from importlib.abc import MetaPathFinder
+
+class NotInTheImage(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in sys.argv[1:]:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the image)", name=name)
+
+sys.meta_path.insert(0, NotInTheImage())
+import django
+django.setup()
+from django.core.cache import caches
+caches["default"]
+for name in ("demo.wsgi", "demo.urls", "demo.celery", "demo.tasks", "demo.load",
+             "django_middleware.gunicorn", "exporter.__main__"):
+    importlib.import_module(name)
+"""
+
+
+def image_extras() -> list[str]:
+    """The extras of painel that demo/Dockerfile installs (`pip install ".[x]"`)."""
+    text = (REPO / "demo" / "Dockerfile").read_text()
+    return [
+        e for group in re.findall(r'pip install "\.\[([^\]]*)\]"', text) for e in group.split(",")
+    ]
+
+
+def installed_with(extras: list[str]) -> set[str]:
+    """Distributions `pip install ".[extras]"` brings, from the installed metadata (painel's
+    own is pyproject.toml's, as scripts/bootstrap.sh last installed it)."""
+    todo = [Requirement(f"painel[{','.join(extras)}]")]
+    found: set[str] = set()
+    seen: set[tuple[str, frozenset]] = set()
+    while todo:
+        requirement = todo.pop()
+        name, extras_wanted = canonicalize_name(requirement.name), frozenset(requirement.extras)
+        if (name, extras_wanted) in seen:
+            continue
+        seen.add((name, extras_wanted))
+        found.add(name)
+        try:
+            requires = metadata.requires(requirement.name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: nothing of it can have been loaded either
+        for text in requires:
+            needed = Requirement(text)
+            markers = [{"extra": e} for e in extras_wanted] or [{"extra": ""}]
+            if needed.marker is None or any(needed.marker.evaluate(m) for m in markers):
+                todo.append(needed)
+    return found
+
+
+def test_the_image_installs_the_demo_extra_which_holds_what_its_processes_load(services, tmp_path):
+    """Not the dev extra (pytest, ruff...): what the image runs, and nothing it lacks."""
+    assert image_extras() == ["demo"]
+    installed = installed_with(image_extras())
+    not_installed = sorted(
+        module
+        for module, dists in metadata.packages_distributions().items()
+        if not {canonicalize_name(d) for d in dists} & installed
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "demo.settings", "DEMO_LOG_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", IMAGE_IMPORTS, *not_installed],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    # The programs the compose services run: gunicorn, celery, painel-exporter.
+    scripts = {ep.name: ep.dist.name for ep in metadata.entry_points(group="console_scripts")}
+    for name, service in services.items():
+        program = command_args(service)[:1] or ["gunicorn"]  # the Dockerfile's CMD
+        if service.get("image") == "painel-demo:latest" and program != ["python"]:
+            assert canonicalize_name(scripts[program[0]]) in installed, f"{name} runs {program}"
