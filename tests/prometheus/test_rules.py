@@ -16,6 +16,7 @@ from grafana.panels import SLOW_THRESHOLD_SECONDS
 from grafana.promql import metric_names, unknown_labels
 from tests.grafana.published import published_labels, published_metrics
 from tests.prometheus.promtool import promtool
+from tests.support.markdown import github_anchor
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "prometheus"
@@ -79,12 +80,6 @@ def test_issue_thresholds_warning_at_80_and_critical_at_90_percent_for_10_minute
         warning, critical = by_name[name]["warning"], by_name[name]["critical"]
         assert warning["expr"].rstrip().endswith(">= 0.8") and warning["for"] == "10m"
         assert critical["expr"].rstrip().endswith(">= 0.9")
-
-
-def github_anchor(heading: str) -> str:
-    anchor = heading.strip().lower()
-    anchor = re.sub(r"[^\w\- ]", "", anchor)
-    return anchor.replace(" ", "-")
 
 
 def test_every_runbook_url_points_at_a_heading_of_the_runbook():
