@@ -227,9 +227,14 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser = build_parser(modules)
     env_tokens, sources = _env_argv(parser, argv, environ)
     try:
-        args = parser.parse_args(env_tokens + argv)
+        return _settings(parser, modules, parser.parse_args(env_tokens + argv))
     except ConfigError as exc:
         raise ConfigError(_name_source(str(exc), sources)) from None
+
+
+def _settings(
+    parser: argparse.ArgumentParser, modules: Sequence[ModuleType], args: argparse.Namespace
+) -> Settings:
     host, port = parse_listen(args.listen)
     settings = Settings(
         args=args,
@@ -270,7 +275,8 @@ def _flags_set(
 
 def _name_source(message: str, sources: Mapping[str, str]) -> str:
     """Point at the environment variable when the bad value came from one."""
-    match = re.search(r"argument (--[\w-]+)", message)
+    # argparse's "argument --flag: ..." or our own "--flag value: ..."
+    match = re.match(r"(?:argument )?(--[\w-]+)", message)
     if match and match[1] in sources:
         return f"{message} (set by {sources[match[1]]})"
     return message

@@ -46,6 +46,9 @@ def test_help_documents_every_flag_and_its_environment_variable():
         (["--interval", "soon"], {}, "--interval"),
         (["--interval", "-1"], {}, "positive number of seconds"),
         ([], {"PAINEL_EXPORTER_INTERVAL": "0"}, "PAINEL_EXPORTER_INTERVAL"),
+        # values refused after parsing name their variable too
+        ([], {"PAINEL_EXPORTER_LISTEN": "9811"}, "(set by PAINEL_EXPORTER_LISTEN)"),
+        ([], {"PAINEL_EXPORTER_REDIS_URL": "ftp://host"}, "(set by PAINEL_EXPORTER_REDIS_URL)"),
         (["--listen", "9811"], {}, "HOST:PORT"),
         (["--listen", "host:99999"], {}, "HOST:PORT"),
         (["--collectors", "system,gpu"], {}, "unknown collector 'gpu'"),
