@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -77,6 +78,7 @@ def test_a_usr2_upgrade_keeps_the_counts_of_the_running_workers(tmp_path):
     """gunicorn's zero-downtime upgrade: USR2 execs a new master beside the old one, then the
     old one is stopped. The new master must not wipe the files the old workers still own."""
     server = GunicornServer(tmp_path, WSGI_APP, workers=2, env=server_env()).start()
+    new_master = None
     try:
         with server.client() as client:
             for _ in range(20):
@@ -94,9 +96,19 @@ def test_a_usr2_upgrade_keeps_the_counts_of_the_running_workers(tmp_path):
         assert _requests_total(server) == 20
     finally:
         server.stop()
-        for child in psutil.Process().children(recursive=True):
-            if "gunicorn" in " ".join(child.cmdline()):
-                child.kill()
+        # Once the old master is gone the new one is no child of ours: stop it by name.
+        if new_master is not None:
+            _stop_tree(new_master)
+
+
+def _stop_tree(master: psutil.Process) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        processes = [master, *master.children(recursive=True)]
+        for process in processes:
+            process.terminate()
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        for process in alive:
+            process.kill()
 
 
 def _new_master(old_master: psutil.Process, old_workers: set[int]) -> psutil.Process | None:
