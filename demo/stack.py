@@ -224,14 +224,10 @@ class Stack:
         client.config_set("maxmemory-policy", "allkeys-lru")
 
     def start_celery(self) -> None:
-        def ready() -> None:
-            deadline = time.monotonic() + 60
-            while f"{CELERY_NODENAME} ready." not in self.celery.tail(200):
-                if not self.celery.alive() or time.monotonic() > deadline:
-                    raise RuntimeError("celery worker did not become ready")
-                time.sleep(0.1)
-
-        self.celery.start(ready=ready)
+        # Celery logs "<nodename> ready." once its consumer listens to the queues.
+        self.celery.start(
+            ready=lambda: self.celery.wait_for_output(f"{CELERY_NODENAME} ready.", timeout=60)
+        )
 
     def start_exporter(self) -> None:
         self.exporter.start(ready=lambda: wait_for_port(self.ports["exporter"], timeout=30))

@@ -63,15 +63,7 @@ class CeleryWorker:
 
     def _wait_ready(self, timeout: float) -> None:
         # Celery logs "<nodename> ready." once its consumer listens to the queues.
-        deadline = time.monotonic() + timeout
-        marker = f"{self.nodename} ready."
-        while time.monotonic() < deadline:
-            if not self.process.alive():
-                raise RuntimeError("celery worker exited")
-            if marker in self.process.tail(200):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"celery worker not ready after {timeout}s")
+        self.process.wait_for_output(f"{self.nodename} ready.", timeout)
 
     def send(self, task: str, *args, queue: str = "celery", **options):
         return self.app.send_task(task, args=args, queue=queue, **options)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from .ports import free_port, wait_for_port
+from .ports import free_port, retry, wait_for_port
 from .process import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,14 +110,11 @@ class GunicornServer:
             time.sleep(0.05)
         # Any HTTP answer (even a 404 or 503) means a worker has imported the app.
         with self.client() as client:
-            while True:
-                try:
-                    client.get(self.ready_path)
-                    return
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+            retry(
+                lambda: client.get(self.ready_path),
+                httpx.TransportError,
+                timeout=deadline - time.monotonic(),
+            )
 
     def stop(self) -> None:
         if self.process is not None:

@@ -1,10 +1,13 @@
-"""Free local ports and waiting for a listener."""
+"""Free local ports, and waiting for a listener or a service to answer."""
 
 from __future__ import annotations
 
 import socket
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -34,3 +37,20 @@ def wait_for_port(
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def retry(
+    attempt: Callable[[], T],
+    errors: type[BaseException] | tuple[type[BaseException], ...],
+    timeout: float,
+    every: float = 0.05,
+) -> T:
+    """Call `attempt` until it stops raising `errors`; after `timeout`, its last error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except errors:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(every)

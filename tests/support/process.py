@@ -85,6 +85,16 @@ class ManagedProcess:
             self._signal_group(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def wait_for_output(self, marker: str, timeout: float, lines: int = 200) -> None:
+        """Block until `marker` shows in the last `lines` of the log; fail if the process exits."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.tail(lines):
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited before it logged {marker!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not log {marker!r} within {timeout}s")
+            time.sleep(0.1)
+
     def tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -7,12 +7,11 @@ it skip where it is missing (`RabbitMQServer.available()`).
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from kombu import Connection
 
-from .ports import free_port, wait_for_port
+from .ports import free_port, retry, wait_for_port
 from .process import ManagedProcess
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -67,16 +66,11 @@ class RabbitMQServer:
 
     def _wait_ready(self, timeout: float) -> None:
         wait_for_port(self.port, timeout=timeout)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with Connection(self.url, connect_timeout=2) as connection:
-                    connection.connect()
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        retry(self._connect, OSError, timeout=10, every=0.1)
+
+    def _connect(self) -> None:
+        with Connection(self.url, connect_timeout=2) as connection:
+            connection.connect()
 
     def stop(self) -> None:
         if self.process is not None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import redis
 
-from .ports import free_port, wait_for_port
+from .ports import free_port, retry, wait_for_port
 from .process import ManagedProcess
 
 
@@ -49,15 +48,7 @@ class RedisServer:
 
     def _wait_ready(self) -> None:
         wait_for_port(self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client().ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        retry(lambda: self.client().ping(), redis.ConnectionError, timeout=10)
 
     def stop(self) -> None:
         if self.process is not None:
