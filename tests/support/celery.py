@@ -82,21 +82,11 @@ class CeleryWorker:
 
 
 def sample(scrape, metric: str, task: str | None = None, **labels: str) -> float | None:
-    """The one sample of `metric` in an exporter scrape whose labels include these.
-
-    celery metrics have a `name` label, which clashes with Scrape.value's own first
-    parameter, so the task name is passed as `task`. None when no sample matches.
-    """
+    """The one sample of `metric` in an exporter scrape whose labels include these, None
+    when no sample matches; the task name (the `name` label) is passed as `task`."""
     if task is not None:
         labels["name"] = task
-    found = [
-        value
-        for sample_labels, value in scrape.samples(metric)
-        if all(sample_labels.get(k) == v for k, v in labels.items())
-    ]
-    if len(found) > 1:
-        raise AssertionError(f"{len(found)} samples of {metric} match {labels}")
-    return found[0] if found else None
+    return scrape.value(metric, **labels)
 
 
 def wait_for_receiver(exporter, app, timeout: float = 20.0) -> None:

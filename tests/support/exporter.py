@@ -43,7 +43,9 @@ class Scrape:
         self.families = {f.name: f for f in text_string_to_metric_families(text)}
         self._samples = [s for f in self.families.values() for s in f.samples]
 
-    def samples(self, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
+    # `name` is positional-only so that a label called `name` (celery's task name) can be
+    # matched too.
+    def samples(self, name: str, /, **labels: str) -> list[tuple[dict[str, str], float]]:
         """(labels, value) of every sample called `name` whose labels include `labels`."""
         return [
             (dict(s.labels), s.value)
@@ -51,7 +53,7 @@ class Scrape:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
         ]
 
-    def value(self, name: str, **labels: str) -> float | None:
+    def value(self, name: str, /, **labels: str) -> float | None:
         """The one sample matching exactly; None when absent; error when ambiguous."""
         found = self.samples(name, **labels)
         if len(found) > 1:
