@@ -8,7 +8,6 @@ with ExporterProcess(tmp_path, ["--redis-url", url]) as exporter:
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import subprocess
@@ -93,7 +92,6 @@ class ExporterProcess:
             env=dict(env or {}),
             cwd=ROOT,
         )
-        self.auth: str | None = None  # an Authorization header value, once set
 
     def start(self) -> ExporterProcess:
         self.process.start(ready=lambda: wait_for_port(self.port, timeout=20))
@@ -108,16 +106,11 @@ class ExporterProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def use_basic_auth(self, user: str, password: str) -> None:
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
     def get(
         self, path: str = "/metrics", headers: Mapping[str, str] | None = None, timeout=5.0
     ) -> Response:
         """GET a path; an HTTP error status is returned, not raised."""
         request = urllib.request.Request(self.url + path, headers=dict(headers or {}))
-        if self.auth and "Authorization" not in request.headers:
-            request.add_header("Authorization", self.auth)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 return Response(answer.status, dict(answer.headers), answer.read().decode())

@@ -187,9 +187,6 @@ class PrometheusServer:
             raise ValueError(f"{expr} gives {len(result)} series, expected one")
         return float(result[0]["value"][1])
 
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
-        return self.api("query_range", query=expr, start=start, end=end, step=step)["result"]
-
     def alerts(self) -> list[dict]:
         return self.api("alerts")["alerts"]
 
@@ -199,10 +196,6 @@ class PrometheusServer:
 
     def rule_groups(self) -> list[dict]:
         return self.api("rules")["groups"]
-
-    def targets_up(self) -> dict[str, str]:
-        """scrape URL -> health ('up', 'down', 'unknown') for every active target."""
-        return {t["scrapeUrl"]: t["health"] for t in self.api("targets")["activeTargets"]}
 
     def wait_until(
         self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5, what: str = ""
