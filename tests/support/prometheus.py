@@ -24,7 +24,7 @@ import yaml
 
 from prometheus.render_config import render_config
 
-from .ports import free_port, wait_for_port
+from .ports import free_port, retry, wait_for_port
 from .process import ManagedProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,16 +43,14 @@ def _binary(name: str) -> str:
 
 
 def _wait_http_ok(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
-        time.sleep(0.1)
+    """Until `url` answers 200 (Prometheus and Alertmanager answer 503 while starting)."""
+
+    def answers_200() -> None:
+        status = httpx.get(url, timeout=2).status_code
+        if status != 200:
+            raise httpx.HTTPError(f"{url} answered {status}, not 200")
+
+    retry(answers_200, httpx.HTTPError, timeout, every=0.1)
 
 
 def rewrite_alert_for(rule_file: Path, out_dir: Path, alert_for: str) -> Path:
