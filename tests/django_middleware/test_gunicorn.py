@@ -22,6 +22,8 @@ from .helpers import WSGI_APP, server_env
 
 pytestmark = pytest.mark.slow
 
+MAX_ROUNDS = 10
+
 
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory):
@@ -57,30 +59,37 @@ def test_requests_from_all_workers_add_up_exactly(app):
                 for path, tenant in chunk
             ]
 
-    with ThreadPoolExecutor(6) as pool:
-        statuses = [
-            code for codes in pool.map(send, [jobs[i::6] for i in range(6)]) for code in codes
-        ]
-    assert statuses.count(200) == 240 and statuses.count(404) == 60
+    def writers() -> set[str]:
+        return {path.stem.rsplit("_", 1)[-1] for path in app.multiproc_dir.glob("counter_*.db")}
+
+    # The ready check waits for one worker only: on a slow machine the others may still be
+    # importing the app while a whole round is served. Fresh rounds until two have written.
+    rounds = 0
+    while rounds < MAX_ROUNDS and (rounds == 0 or len(writers()) < 2):
+        with ThreadPoolExecutor(6) as pool:
+            statuses = [
+                code for codes in pool.map(send, [jobs[i::6] for i in range(6)]) for code in codes
+            ]
+        assert statuses.count(200) == 240 and statuses.count(404) == 60
+        rounds += 1
+    assert len(writers()) >= 2, f"{rounds} rounds of requests all went to one worker"
 
     with app.client() as client:
         text = client.get("/metrics").text
     counted = [
         s for s in samples(text, "django_http_requests_total") if s.labels["tenant"] != "<none>"
     ]
-    assert sum(s.value for s in counted) == 300
+    assert sum(s.value for s in counted) == 300 * rounds
     by_tenant = {}
     for s in counted:
         by_tenant[s.labels["tenant"]] = by_tenant.get(s.labels["tenant"], 0) + s.value
-    assert by_tenant == {f"tenant-{i}": 75 for i in range(4)}
+    assert by_tenant == {f"tenant-{i}": 75 * rounds for i in range(4)}
     histogram_count = sum(
         s.value
         for s in samples(text, "django_http_request_duration_seconds_count")
         if s.labels["tenant"] != "<none>"
     )
-    assert histogram_count == 300
-    writers = {path.stem.rsplit("_", 1)[-1] for path in app.multiproc_dir.glob("counter_*.db")}
-    assert len(writers) >= 2, "the requests were not spread over the workers"
+    assert histogram_count == 300 * rounds
 
 
 def test_metrics_parses_and_passes_promtool(app):
