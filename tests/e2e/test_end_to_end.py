@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import pytest
@@ -214,7 +215,17 @@ def run(tmp_path_factory):
             ),
             what="Prometheus scraped the last request and task",
         )
-        time.sleep(2 * SCRAPE_SECONDS)  # rules evaluated on the final samples
+        # Rules evaluated on the final samples: every group has started an evaluation a
+        # whole interval after they were seen (a group late by more than an interval
+        # evaluates at its latest due tick, which is then still after the samples).
+        seen = time.time()
+        prometheus.wait_until(
+            lambda: all(
+                datetime.fromisoformat(group["lastEvaluation"]).timestamp() >= seen + SCRAPE_SECONDS
+                for group in prometheus.rule_groups()
+            ),
+            what="every rule group evaluated after the last samples",
+        )
         yield Run(
             stack,
             warmup,
