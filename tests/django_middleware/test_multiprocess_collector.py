@@ -109,7 +109,7 @@ def test_a_pid_used_again_after_a_merge_is_read_afresh(tmp_path, claims_kept):
 
 def test_an_unreadable_file_is_skipped_logged_and_counted(tmp_path, caplog):
     (dead,) = run_dead_workers(tmp_path, first=0, count=1)
-    garbage_pid = dead + 100_000  # no such process: pids stop well below this on Linux
+    garbage_pid = 5_000_000  # no such process: over Linux's PID_MAX_LIMIT (4194304)
     (tmp_path / f"counter_{garbage_pid}.db").write_bytes(b"\xff\x00\x00\x7f" + b"\x01" * 60)
     # Well formed, but its key is not prometheus_client's [metric, sample, labels, help].
     not_a_key = files.encode({b'{"metric": 1}': (5.0, 0.0)}, journal=[])
