@@ -149,10 +149,19 @@ def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
         dispatcher.send("task-sent", uuid="from-web-old", name="painel.succeed", queue="celery")
     old_pod = {"task": "painel.succeed", "hostname": "web-old", "queue_name": "celery"}
     exporter.wait_for(lambda s: sample(s, "celery_task_sent_total", **old_pod) == 1)
-    victim = CeleryWorker(broker.url, tmp_path, name="victim", queues=["victim"]).start()
+    victim = CeleryWorker(broker.url, tmp_path, name="victim", queues=["victim"])
     try:
-        exporter.wait_for(lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 1)
+        # Queued before the victim consumes, and its task-sent (the only event naming the
+        # queue) seen first: else the victim's task-received and task-started may reach the
+        # exporter before it and be labelled with painel.sleep's earlier queue, "celery"
+        # (test_revoked_task_is_counted); seen under CPU load.
         victim.send("painel.sleep", 30, queue="victim")
+        producer = {"hostname": socket.gethostname(), "queue_name": "victim"}
+        exporter.wait_for(
+            lambda s: sample(s, "celery_task_sent_total", task="painel.sleep", **producer) == 1
+        )
+        victim.start()
+        exporter.wait_for(lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 1)
         exporter.wait_for(
             lambda s: sample(s, "celery_worker_tasks_active", hostname=victim.nodename) == 1
         )
@@ -167,9 +176,6 @@ def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
             lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 0 and main_up(s)
         )
         assert sample(scrape, "celery_worker_tasks_active", hostname=victim.nodename) == 0
-        # queue_name too: test_revoked_task_is_counted sent painel.sleep to "celery", and the
-        # victim's task-received may reach the exporter before the producer's task-sent
-        # (which alone names the queue), so a zero series under "celery" may exist as well.
         assert sample(
             scrape,
             "celery_task_started_total",
