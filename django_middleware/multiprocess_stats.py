@@ -9,13 +9,22 @@ from prometheus_client import Counter
 
 @functools.cache
 def _unreadable_files() -> Counter:
-    # Made on first use: in multiprocess mode a metric without labels writes its file as soon
-    # as it exists, and most processes never skip a file.
+    # Made on first use, not at import: only processes that read or merge the files need it.
     return Counter(
         "painel_multiprocess_unreadable_files",
         "Multiprocess metric files skipped because they could not be read, by stage.",
         ["stage"],
     )
+
+
+STAGES = ("scrape", "merge")
+
+
+def declare_unreadable_files() -> None:
+    """Show both stages at 0 before the first skip, so increase() and alerts see the first one
+    (a series born at 1 has no increase)."""
+    for stage in STAGES:
+        _unreadable_files().labels(stage)
 
 
 def count_unreadable_file(stage: str) -> None:

@@ -110,6 +110,28 @@ def test_metrics_parses_and_passes_promtool(app):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def unreadable_files(app) -> dict[str, float]:
+    with app.client() as client:
+        text = client.get("/metrics").text
+    return {
+        s.labels["stage"]: s.value
+        for s in samples(text, "painel_multiprocess_unreadable_files_total")
+    }
+
+
+def test_unreadable_files_count_up_from_zero(app):
+    # Both stages show 0 before any skip: a series born at 1 would have no increase().
+    assert unreadable_files(app) == {"scrape": 0, "merge": 0}
+    damaged = app.multiproc_dir / "counter_5000000.db"  # over Linux's PID_MAX_LIMIT
+    damaged.write_bytes(b"\xff\x00\x00\x7f" + b"\x01" * 60)
+    try:
+        unreadable_files(app)  # skips the file; the next scrape shows the count
+        counted = unreadable_files(app)
+    finally:
+        damaged.unlink()
+    assert counted["scrape"] >= 1 and counted["merge"] == 0
+
+
 def health(app) -> tuple[int, dict]:
     with app.client() as client:
         response = client.get("/health")
