@@ -57,9 +57,9 @@ def merge_dead_process(pid: int, path: str) -> None:
             exc,
         )
     except Exception:
-        # gunicorn's master dies on an exception in child_exit (a full disk, a damaged merged
-        # file...). Stopping here is the same as a merge killed at this point: nothing is lost,
-        # scrapes read the claimed files, and the next merge finishes the work.
+        # gunicorn's master dies on an exception in child_exit (a full disk, say). Stopping
+        # here is the same as a merge killed at this point: nothing is lost, scrapes read the
+        # claimed files, and the next merge finishes the work.
         logger.exception("merging the files of process %s failed; the next merge retries", pid)
 
 
@@ -94,7 +94,10 @@ def merge_claimed(path: str) -> None:
     """Finish every claimed file in `path`; the caller holds the exclusive lock."""
     for prefix, names in claimed_files(path).items():
         merged_path = os.path.join(path, files.merged_name(prefix))
-        journal = files.read_journal(merged_path)
+        try:
+            journal = files.read_journal(merged_path)
+        except ValueError as exc:
+            journal = _set_aside_merged(path, prefix, exc)
         done = [n for n in names if n in journal]
         _remove(path, done)
         pending = sorted((n for n in names if n not in journal), key=_claim_token)
@@ -103,7 +106,11 @@ def merge_claimed(path: str) -> None:
         rule = rule_for(prefix)
         # In file order, new keys after: the new merged file holds the old one's entries in
         # the same places, which lets scrapes keep their layout of it (multiprocess_reader).
-        entries = files.read_entries(merged_path) if os.path.exists(merged_path) else {}
+        try:
+            entries = files.read_entries(merged_path) if os.path.exists(merged_path) else {}
+        except files.CorruptFile as exc:
+            _set_aside_merged(path, prefix, exc)
+            entries = {}
         merged = []
         for name in pending:
             try:
@@ -130,6 +137,17 @@ def _remove(path: str, names: list[str]) -> None:
         os.unlink(os.path.join(path, name))
     if names:
         files.fsync_directory(path)
+
+
+def _set_aside_merged(path: str, prefix: str, exc: Exception) -> frozenset[str]:
+    """Set a damaged merged file aside and start a new one; returns its (now empty) journal.
+
+    Its totals are lost already (scrapes skip it); kept, every later merge would fail on it
+    and dead workers' files would pile up, each read at every scrape.
+    """
+    _set_aside(path, files.merged_name(prefix), exc)
+    files.fsync_directory(path)
+    return frozenset()
 
 
 def _set_aside(path: str, name: str, exc: Exception) -> None:

@@ -11,9 +11,12 @@ import os
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
+
+from prometheus_client import REGISTRY
 
 from django_middleware import multiprocess_merge
 from django_middleware.multiprocess import mark_process_dead
@@ -203,6 +206,39 @@ def test_a_scrape_stuck_holding_the_lock_does_not_stop_the_master(tmp_path, capl
     mark_process_dead(second, str(tmp_path))
     assert scrape_ours(tmp_path) == expected({str(first): 0}, merged=[1])
     assert scrape_stock(tmp_path) == expected({str(first): 0}, merged=[1])
+
+
+def test_a_damaged_merged_file_is_set_aside_and_merges_go_on(tmp_path, caplog):
+    for pid in run_dead_workers(tmp_path, first=0, count=2):
+        mark_process_dead(pid, str(tmp_path))
+    merged_files = sorted(p.name for p in tmp_path.glob("*_merged.db"))
+    assert merged_files
+    for name in merged_files:  # a `used` length past the end of the file, as a torn disk write
+        with open(tmp_path / name, "r+b") as f:
+            f.write(struct.pack("i", os.path.getsize(tmp_path / name) + 64))
+    set_aside = merges_unreadable()
+
+    later = run_dead_workers(tmp_path, first=2, count=2)
+    with caplog.at_level(logging.ERROR, logger="painel.multiprocess"):
+        for pid in later:
+            mark_process_dead(pid, str(tmp_path))
+    # The damaged totals were unreadable already; the later workers' are merged anew, and no
+    # dead worker's file is left behind to be read at every scrape.
+    assert scrape_ours(tmp_path) == expected({}, merged=[2, 3])
+    assert scrape_stock(tmp_path) == expected({}, merged=[2, 3])
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == merged_files
+    assert sorted(p.name for p in tmp_path.glob("*.unreadable")) == [
+        f"{name}.unreadable" for name in merged_files
+    ]
+    assert merges_unreadable() == set_aside + len(merged_files)
+    assert "counter_merged.db" in caplog.text
+
+
+def merges_unreadable() -> float:
+    sample = REGISTRY.get_sample_value(
+        "painel_multiprocess_unreadable_files_total", {"stage": "merge"}
+    )
+    return sample or 0.0
 
 
 def pids_of(workers) -> dict[str, int]:
