@@ -29,7 +29,6 @@ from . import multiprocess_files as files
 from .multiprocess_lock import LOCK_NAME
 from .multiprocess_merge import merge_dead_process
 from .multiprocess_reader import reader_for
-from .multiprocess_stats import declare_unreadable_files
 
 logger = logging.getLogger("painel.multiprocess")
 
@@ -64,7 +63,6 @@ class MultiProcessCollector:
     def __init__(self, registry: CollectorRegistry | None, path: str | None = None) -> None:
         self._path = _directory(path)
         self._reader = reader_for(self._path)
-        declare_unreadable_files()
         if registry is not None:
             registry.register(self)
             _collectors_by_registry.setdefault(registry, []).append(self)

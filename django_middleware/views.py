@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from . import conf, health
 from .access import denied
 from .multiprocess import MultiProcessCollector, choose_encoder
+from .multiprocess_stats import declare_unreadable_files
 
 
 def _registry() -> CollectorRegistry:
@@ -22,6 +23,7 @@ def _registry() -> CollectorRegistry:
     # files every worker writes, so any worker answers for all of them.
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path)
+    declare_unreadable_files()  # into this worker's files, read back by the collector
     return registry
 
 
