@@ -97,7 +97,8 @@ def merge_claimed(path: str) -> None:
         try:
             journal = files.read_journal(merged_path)
         except ValueError as exc:
-            journal = _set_aside_merged(path, prefix, exc)
+            _set_aside_merged(path, prefix, exc)
+            journal = frozenset()  # every claimed file is pending: a new merged file follows
         done = [n for n in names if n in journal]
         _remove(path, done)
         pending = sorted((n for n in names if n not in journal), key=_claim_token)
@@ -139,15 +140,11 @@ def _remove(path: str, names: list[str]) -> None:
         files.fsync_directory(path)
 
 
-def _set_aside_merged(path: str, prefix: str, exc: Exception) -> frozenset[str]:
-    """Set a damaged merged file aside and start a new one; returns its (now empty) journal.
-
-    Its totals are lost already (scrapes skip it); kept, every later merge would fail on it
-    and dead workers' files would pile up, each read at every scrape.
-    """
+def _set_aside_merged(path: str, prefix: str, exc: Exception) -> None:
+    # Its totals are lost already (scrapes skip it); kept, every later merge would fail on it
+    # and dead workers' files would pile up, each read at every scrape. The caller writes a
+    # new merged file next, whose rename fsyncs the directory.
     _set_aside(path, files.merged_name(prefix), exc)
-    files.fsync_directory(path)
-    return frozenset()
 
 
 def _set_aside(path: str, name: str, exc: Exception) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client import generate_latest as stock_generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector as StockCollector
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +18,20 @@ from . import multiprocess_worker as worker
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = [sys.executable, "-m", "tests.django_middleware.multiprocess_worker"]
+
+# No process has it, whatever pid_max is: over Linux's PID_MAX_LIMIT (4194304).
+NO_SUCH_PID = 5_000_000
+# A file whose `used` length runs past its end.
+DAMAGED_FILE = b"\xff\x00\x00\x7f" + b"\x01" * 60
+
+
+def unreadable(stage: str) -> float:
+    """This process's count of skipped files (the test process runs without multiprocess)."""
+    return (
+        REGISTRY.get_sample_value("painel_multiprocess_unreadable_files_total", {"stage": stage})
+        or 0.0
+    )
+
 
 # Live gauges and per-process series depend on which files a crash left behind; the rest
 # must be exact in every state.

@@ -19,10 +19,9 @@ from tests.support.gunicorn import GunicornServer
 from tests.support.redis import RedisServer
 
 from .helpers import WSGI_APP, server_env
+from .multiprocess_helpers import DAMAGED_FILE, NO_SUCH_PID
 
 pytestmark = pytest.mark.slow
-
-MAX_ROUNDS = 10
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +58,14 @@ def test_requests_from_all_workers_add_up_exactly(app):
                 for path, tenant in chunk
             ]
 
-    def writers() -> set[str]:
-        return {path.stem.rsplit("_", 1)[-1] for path in app.multiproc_dir.glob("counter_*.db")}
-
-    # The ready check waits for one worker only: on a slow machine the others may still be
-    # importing the app while a whole round is served. Fresh rounds until two have written.
-    rounds = 0
-    while rounds < MAX_ROUNDS and (rounds == 0 or len(writers()) < 2):
+    def send_round():
         with ThreadPoolExecutor(6) as pool:
             statuses = [
                 code for codes in pool.map(send, [jobs[i::6] for i in range(6)]) for code in codes
             ]
         assert statuses.count(200) == 240 and statuses.count(404) == 60
-        rounds += 1
-    assert len(writers()) >= 2, f"{rounds} rounds of requests all went to one worker"
+
+    rounds = app.send_until_two_workers_wrote(send_round)
 
     with app.client() as client:
         text = client.get("/metrics").text
@@ -122,8 +115,8 @@ def unreadable_files(app) -> dict[str, float]:
 def test_unreadable_files_count_up_from_zero(app):
     # Both stages show 0 before any skip: a series born at 1 would have no increase().
     assert unreadable_files(app) == {"scrape": 0, "merge": 0}
-    damaged = app.multiproc_dir / "counter_5000000.db"  # over Linux's PID_MAX_LIMIT
-    damaged.write_bytes(b"\xff\x00\x00\x7f" + b"\x01" * 60)
+    damaged = app.multiproc_dir / f"counter_{NO_SUCH_PID}.db"
+    damaged.write_bytes(DAMAGED_FILE)
     try:
         unreadable_files(app)  # skips the file; the next scrape shows the count
         counted = unreadable_files(app)

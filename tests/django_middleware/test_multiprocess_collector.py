@@ -8,7 +8,7 @@ import os
 import subprocess
 
 import pytest
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import choose_encoder as stock_choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector as StockCollector
 
@@ -22,6 +22,8 @@ from django_middleware.multiprocess import (
 )
 
 from .multiprocess_helpers import (
+    DAMAGED_FILE,
+    NO_SUCH_PID,
     ROOT,
     STATE_DEPENDENT,
     WORKER,
@@ -30,6 +32,7 @@ from .multiprocess_helpers import (
     run_dead_workers,
     scrape_ours,
     scrape_stock,
+    unreadable,
     without,
 )
 
@@ -40,14 +43,6 @@ def late(samples: dict) -> dict[str, float]:
         for (name, labels), value in samples.items()
         if name == "app_late_total"
     }
-
-
-def unreadable(stage: str) -> float:
-    """This process's count of skipped files (the test process runs without multiprocess)."""
-    return (
-        REGISTRY.get_sample_value("painel_multiprocess_unreadable_files_total", {"stage": stage})
-        or 0.0
-    )
 
 
 def test_new_series_and_new_counts_in_live_files_show_at_the_next_scrape(tmp_path):
@@ -109,8 +104,8 @@ def test_a_pid_used_again_after_a_merge_is_read_afresh(tmp_path, claims_kept):
 
 def test_an_unreadable_file_is_skipped_logged_and_counted(tmp_path, caplog):
     (dead,) = run_dead_workers(tmp_path, first=0, count=1)
-    garbage_pid = 5_000_000  # no such process: over Linux's PID_MAX_LIMIT (4194304)
-    (tmp_path / f"counter_{garbage_pid}.db").write_bytes(b"\xff\x00\x00\x7f" + b"\x01" * 60)
+    garbage_pid = NO_SUCH_PID
+    (tmp_path / f"counter_{garbage_pid}.db").write_bytes(DAMAGED_FILE)
     # Well formed, but its key is not prometheus_client's [metric, sample, labels, help].
     not_a_key = files.encode({b'{"metric": 1}': (5.0, 0.0)}, journal=[])
     (tmp_path / f"histogram_{garbage_pid}.db").write_bytes(not_a_key)

@@ -16,12 +16,11 @@ import subprocess
 import sys
 import threading
 
-from prometheus_client import REGISTRY
-
 from django_middleware import multiprocess_merge
 from django_middleware.multiprocess import mark_process_dead
 
 from .multiprocess_helpers import (
+    NO_SUCH_PID,
     ROOT,
     STATE_DEPENDENT,
     WORKER,
@@ -33,6 +32,7 @@ from .multiprocess_helpers import (
     scrape_ours,
     scrape_ours_text,
     scrape_stock,
+    unreadable,
     without,
 )
 from .multiprocess_worker import GAUGE_MODES
@@ -123,7 +123,7 @@ def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
         mark_process_dead(pid, str(template))
     # Renamed to pids no process can have: the copies are merged again and again for a while,
     # and a real pid could meanwhile belong to a new process, which merges refuse.
-    to_merge = [5_000_000 + n for n in range(2)]
+    to_merge = [NO_SUCH_PID + n for n in range(2)]
     for pid, fake in zip(run_dead_workers(template, first=2, count=2), to_merge, strict=True):
         for path in template.glob(f"*_{pid}.db"):
             path.rename(template / path.name.replace(f"_{pid}.db", f"_{fake}.db"))
@@ -216,7 +216,7 @@ def test_a_damaged_merged_file_is_set_aside_and_merges_go_on(tmp_path, caplog):
     for name in merged_files:  # a `used` length past the end of the file, as a torn disk write
         with open(tmp_path / name, "r+b") as f:
             f.write(struct.pack("i", os.path.getsize(tmp_path / name) + 64))
-    set_aside = merges_unreadable()
+    set_aside = unreadable("merge")
 
     later = run_dead_workers(tmp_path, first=2, count=2)
     with caplog.at_level(logging.ERROR, logger="painel.multiprocess"):
@@ -230,15 +230,8 @@ def test_a_damaged_merged_file_is_set_aside_and_merges_go_on(tmp_path, caplog):
     assert sorted(p.name for p in tmp_path.glob("*.unreadable")) == [
         f"{name}.unreadable" for name in merged_files
     ]
-    assert merges_unreadable() == set_aside + len(merged_files)
+    assert unreadable("merge") == set_aside + len(merged_files)
     assert "counter_merged.db" in caplog.text
-
-
-def merges_unreadable() -> float:
-    sample = REGISTRY.get_sample_value(
-        "painel_multiprocess_unreadable_files_total", {"stage": "merge"}
-    )
-    return sample or 0.0
 
 
 def pids_of(workers) -> dict[str, int]:

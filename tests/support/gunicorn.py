@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -94,6 +94,24 @@ class GunicornServer:
         )
         self.process.start(ready=lambda: self._wait_ready(timeout))
         return self
+
+    def writer_pids(self) -> set[str]:
+        """Pids (from the file names) of the processes that have counted something."""
+        return {path.stem.rsplit("_", 1)[-1] for path in self.multiproc_dir.glob("counter_*.db")}
+
+    def send_until_two_workers_wrote(self, send_round: Callable[[], None], most: int = 10) -> int:
+        """Calls send_round until two workers have written, at most `most` times; the count.
+
+        gunicorn does not spread requests evenly: a gthread worker accepts every connection it
+        is woken for, and the ready check waits for one worker while the others may still be
+        importing the app. Tests of totals across workers scale what they expect by the count.
+        """
+        rounds = 0
+        while rounds == 0 or (len(self.writer_pids()) < 2 and rounds < most):
+            send_round()
+            rounds += 1
+        assert len(self.writer_pids()) >= 2, f"{rounds} rounds of requests all went to one worker"
+        return rounds
 
     def worker_pids(self) -> list[int]:
         try:
