@@ -15,6 +15,7 @@ import pytest
 from tests.exporter.documented import undocumented
 from tests.support.celery import CeleryWorker, sample
 from tests.support.exporter import ExporterProcess, Scrape
+from tests.support.ports import wait_until
 from tests.support.redis import RedisServer
 
 FORGET_AFTER = 5  # seconds; short so that a killed worker is dropped within the test
@@ -204,11 +205,11 @@ def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
 def test_landing_page_shows_broker_without_password_and_workers(exporter, worker, broker):
     # the worker reads up once a heartbeat is at most 2 s old: on a loaded machine a late
     # heartbeat can make one page read "down", so read until it says up (or time runs out)
-    deadline = time.monotonic() + 20
-    page = exporter.get("/").body
-    while f"{worker.nodename} up" not in page and time.monotonic() < deadline:
-        time.sleep(0.1)
+    def page_with_worker_up() -> str | None:
         page = exporter.get("/").body
+        return page if f"{worker.nodename} up" in page else None
+
+    page = wait_until(page_with_worker_up, timeout=20)
     assert f"127.0.0.1:{broker.port}" in page
     assert "receiving" in page
     assert f"{worker.nodename} up" in page

@@ -4,8 +4,6 @@ the cap on task names, and bad flags refused at start-up."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from exporter.collector import ConfigError
@@ -13,13 +11,7 @@ from exporter.config import load
 from tests.support.celery import CeleryWorker, sample, send_probe_event, wait_for_receiver
 from tests.support.celery_app import make_app
 from tests.support.exporter import ExporterProcess
-
-
-def wait_until(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+from tests.support.ports import wait_until
 
 
 def test_missing_task_events_are_reported_until_enable_events_turns_them_on(redis_server, tmp_path):

@@ -1,4 +1,4 @@
-"""Free local ports, and waiting for a listener or a service to answer."""
+"""Free local ports, and waiting for a listener, a service or a condition."""
 
 from __future__ import annotations
 
@@ -54,3 +54,13 @@ def retry(
             if time.monotonic() > deadline:
                 raise
             time.sleep(every)
+
+
+def wait_until(condition: Callable[[], T], timeout: float, every: float = 0.1) -> T:
+    """Call `condition` until it returns something truthy, and return that; AssertionError
+    after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"condition not met in {timeout}s"
+        time.sleep(every)
+    return result
