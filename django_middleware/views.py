@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from . import conf, health
 from .access import denied
 from .multiprocess import MultiProcessCollector, choose_encoder
-from .multiprocess_stats import declare_unreadable_files
+from .multiprocess.stats import declare_unreadable_files
 
 
 def _registry() -> CollectorRegistry:

@@ -19,7 +19,7 @@ from tests.support.gunicorn import GunicornServer
 from tests.support.redis import RedisServer
 
 from .helpers import WSGI_APP, server_env
-from .multiprocess_helpers import DAMAGED_FILE, NO_SUCH_PID
+from .multiprocess.helpers import DAMAGED_FILE, NO_SUCH_PID
 
 pytestmark = pytest.mark.slow
 

@@ -1,13 +1,17 @@
-"""prometheus_client's multiprocess files (its mmap_dict.py format), read in bulk and written whole.
+"""The files of a multiprocess directory: their names, their format, read in bulk and written whole.
 
-A file starts with a 4-byte `used` length and 4 bytes of padding, then entries: a 4-byte key
-length, the UTF-8 JSON key padded to 8-byte alignment, a value double and a timestamp double.
-prometheus_client reads only up to `used`; a merged file keeps its journal (which claimed files
-it already holds) after that point, so prometheus_client reads merged files unchanged.
+prometheus_client's format (its mmap_dict.py): a file starts with a 4-byte `used` length and 4
+bytes of padding, then entries: a 4-byte key length, the UTF-8 JSON key padded to 8-byte
+alignment, a value double and a timestamp double. prometheus_client reads only up to `used`; a
+merged file keeps its journal (which claimed files it already holds) after that point, so
+prometheus_client reads merged files unchanged.
+
+Names: `<type>_<pid>.db` (prometheus_client's), `<type>_merged.db`, a claimed dead file
+`<type>_<pid>.<token>.merging`, and `.tmp` and `.unreadable` beside them.
 
 Own code rather than MmapedDict because MmapedDict parses one entry per Python call and grows a
 mapping key by key; here the layout of a file is parsed once and its values are then read with
-one C call per file (see multiprocess_reader.py), and a merged file is written in one go.
+one C call per file (see layouts.py), and a merged file is written in one go.
 """
 
 from __future__ import annotations
@@ -16,23 +20,47 @@ import contextlib
 import json
 import mmap
 import os
+import secrets
 import struct
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from .combine import rule_for
+from .lock import LOCK_NAME
 
 HEADER_SIZE = 8
 _INT = struct.Struct("i")
 _ENTRY_HEAD = struct.Struct("i")
-_VALUE_AND_TIMESTAMP = struct.Struct("dd")
+# An entry's value and timestamp, after its key.
+VALUE_AND_TIMESTAMP = struct.Struct("dd")
 _JOURNAL_MAGIC = b"\npainel-merged-journal\n"
 
 MERGED_PID = "merged"
 DB_SUFFIX = ".db"
 CLAIMED_SUFFIX = ".merging"
+TMP_SUFFIX = ".tmp"
+UNREADABLE_SUFFIX = ".unreadable"
 
 
 class CorruptFile(ValueError):
     """A file whose entries run past its `used` length or whose keys are not JSON."""
+
+
+def key_padding(length: int) -> int:
+    """Bytes after a key of `length` bytes, so that its value starts on an 8-byte boundary."""
+    return 8 - (length + 4) % 8
+
+
+def directory(path: str | None) -> str:
+    """The multiprocess directory: `path`, else PROMETHEUS_MULTIPROC_DIR; it must exist."""
+    path = path or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path or not os.path.isdir(path):
+        raise ValueError(
+            f"PROMETHEUS_MULTIPROC_DIR must name an existing directory (got {path!r}): create "
+            "it and export it before gunicorn starts"
+        )
+    return path
 
 
 def split_db_name(filename: str) -> tuple[str, str] | None:
@@ -43,6 +71,22 @@ def split_db_name(filename: str) -> tuple[str, str] | None:
     return (prefix, pid) if sep and prefix else None
 
 
+def new_claim_token(generation: int) -> str:
+    """The token of one claim: the generation orders claims (the last dead worker's gauge wins
+    in mode "all"); the random part keeps names unique even if the lock file was reset."""
+    return f"{generation:012d}-{secrets.token_hex(4)}"
+
+
+def claimed_name(db_name: str, token: str) -> str:
+    """`counter_123.db` -> `counter_123.<token>.merging`: the name a merge renames it to."""
+    return f"{db_name[: -len(DB_SUFFIX)]}.{token}{CLAIMED_SUFFIX}"
+
+
+def claim_token(claimed: str) -> str:
+    """The token in a claimed file's name; tokens sort in the order of their claims."""
+    return claimed[: -len(CLAIMED_SUFFIX)].rpartition(".")[2]
+
+
 def split_claimed_name(filename: str) -> tuple[str, str] | None:
     """`counter_123.<token>.merging` -> ("counter", "123"): a dead file a merge has claimed."""
     if not filename.endswith(CLAIMED_SUFFIX):
@@ -51,8 +95,26 @@ def split_claimed_name(filename: str) -> tuple[str, str] | None:
     return split_db_name(stem + DB_SUFFIX)
 
 
+def claimed_files(path: str) -> dict[str, list[str]]:
+    """Claimed file names by type prefix, for merges and for scrapes after a crashed merge."""
+    by_prefix: dict[str, list[str]] = defaultdict(list)
+    for name in os.listdir(path):
+        parsed = split_claimed_name(name)
+        if parsed is not None and rule_for(parsed[0]) is not None:
+            by_prefix[parsed[0]].append(name)
+    return by_prefix
+
+
 def merged_name(prefix: str) -> str:
     return f"{prefix}_{MERGED_PID}{DB_SUFFIX}"
+
+
+def remove_stale_files(path: str) -> None:
+    """Empty the directory of an earlier run's files (gunicorn's on_starting, no worker yet)."""
+    suffixes = (DB_SUFFIX, CLAIMED_SUFFIX, TMP_SUFFIX, UNREADABLE_SUFFIX)
+    for name in os.listdir(path):
+        if name.endswith(suffixes) or name == LOCK_NAME:
+            os.unlink(os.path.join(path, name))
 
 
 @contextlib.contextmanager
@@ -105,14 +167,15 @@ def parse_layout(
     end = len(data) if end is None else end
     pos = start
     unpack = _ENTRY_HEAD.unpack_from
+    value_size = VALUE_AND_TIMESTAMP.size
     while pos < end:
         (length,) = unpack(data, pos)
-        value_pos = pos + 4 + length + (8 - (length + 4) % 8)
-        if length <= 0 or value_pos + 16 > end:
+        value_pos = pos + 4 + length + key_padding(length)
+        if length <= 0 or value_pos + value_size > end:
             raise CorruptFile(f"entry at byte {pos} runs past the used length {end}")
         keys.append(data[pos + 4 : pos + 4 + length])
         words.append(value_pos // 8)
-        pos = value_pos + 16
+        pos = value_pos + value_size
     return keys, words
 
 
@@ -131,7 +194,7 @@ def read_entries(path: str) -> dict[bytes, tuple[float, float]]:
     """Every key of a file with its (value, timestamp); used by merges, not by scrapes."""
     data = read_used(path)
     keys, words = parse_layout(data) if data else ([], [])
-    unpack = _VALUE_AND_TIMESTAMP.unpack_from
+    unpack = VALUE_AND_TIMESTAMP.unpack_from
     return {key: unpack(data, word * 8) for key, word in zip(keys, words, strict=True)}
 
 
@@ -156,9 +219,9 @@ def encode(entries: dict[bytes, tuple[float, float]], journal: list[str]) -> byt
     parts = [b""]
     used = HEADER_SIZE
     pack_head = _ENTRY_HEAD.pack
-    pack_values = _VALUE_AND_TIMESTAMP.pack
+    pack_values = VALUE_AND_TIMESTAMP.pack
     for key, (value, timestamp) in entries.items():
-        padding = b" " * (8 - (len(key) + 4) % 8)
+        padding = b" " * key_padding(len(key))
         entry = b"".join((pack_head(len(key)), key, padding, pack_values(value, timestamp)))
         parts.append(entry)
         used += len(entry)
@@ -169,7 +232,7 @@ def encode(entries: dict[bytes, tuple[float, float]], journal: list[str]) -> byt
 
 def write_atomically(path: str, data: bytes) -> None:
     """Replace `path` with `data` so that a reader or a crash sees the old file or the new one."""
-    tmp = path + ".tmp"
+    tmp = path + TMP_SUFFIX
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

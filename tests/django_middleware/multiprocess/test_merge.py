@@ -16,10 +16,10 @@ import subprocess
 import sys
 import threading
 
-from django_middleware import multiprocess_merge
 from django_middleware.multiprocess import mark_process_dead
+from django_middleware.multiprocess import merge as merge_module
 
-from .multiprocess_helpers import (
+from .helpers import (
     NO_SUCH_PID,
     ROOT,
     STATE_DEPENDENT,
@@ -35,7 +35,7 @@ from .multiprocess_helpers import (
     unreadable,
     without,
 )
-from .multiprocess_worker import GAUGE_MODES
+from .worker import GAUGE_MODES
 
 FILE_PREFIXES = ("counter", "histogram", "summary", *(f"gauge_{mode}" for mode in GAUGE_MODES))
 
@@ -172,7 +172,7 @@ def test_a_merge_killed_at_any_step_loses_and_doubles_nothing(tmp_path):
 # A scrape that takes the directory's lock and then hangs (a worker stopped by a debugger).
 STUCK_SCRAPE = """
 import sys
-from django_middleware.multiprocess_lock import directory_lock
+from django_middleware.multiprocess.lock import directory_lock
 with directory_lock(sys.argv[1], exclusive=False):
     print("locked", flush=True)
     sys.stdin.read()
@@ -181,7 +181,7 @@ with directory_lock(sys.argv[1], exclusive=False):
 
 def test_a_scrape_stuck_holding_the_lock_does_not_stop_the_master(tmp_path, caplog, monkeypatch):
     first, second = run_dead_workers(tmp_path, first=0, count=2)
-    monkeypatch.setattr(multiprocess_merge, "LOCK_TIMEOUT", 0.2)
+    monkeypatch.setattr(merge_module, "LOCK_TIMEOUT", 0.2)
     stuck = subprocess.Popen(
         [sys.executable, "-c", STUCK_SCRAPE, str(tmp_path)],
         cwd=ROOT,

@@ -1,13 +1,13 @@
 """Real processes for the multiprocess tests: workers that write prometheus_client's files, and
 a merger that plays gunicorn's master (child_exit).
 
-    python -m tests.django_middleware.multiprocess_worker dead DIR FIRST COUNT
+    python -m tests.django_middleware.multiprocess.worker dead DIR FIRST COUNT
         fork COUNT workers (numbered FIRST...), each writes its metrics and exits; prints pids
-    python -m tests.django_middleware.multiprocess_worker live DIR NUMBER [--as-pid PID]
+    python -m tests.django_middleware.multiprocess.worker live DIR NUMBER [--as-pid PID]
         write worker NUMBER's metrics, print the pid, then count a request for each line on
         stdin (printing "ok") until stdin closes; --as-pid writes files named for PID, a
         request for tenant "first" before the rest
-    python -m tests.django_middleware.multiprocess_worker merge DIR PID...
+    python -m tests.django_middleware.multiprocess.worker merge DIR PID...
         mark_process_dead(PID) for each, printing "merged PID" after each; --claims-kept N
         keeps N merges in the lock file's record of claims
 """
@@ -110,11 +110,10 @@ def live(directory: str, number: int, as_pid: int | None) -> None:
 
 
 def merge(directory: str, pids: list[int], claims_kept: int | None) -> None:
-    from django_middleware import multiprocess_lock
-    from django_middleware.multiprocess import mark_process_dead
+    from django_middleware.multiprocess import lock, mark_process_dead
 
     if claims_kept is not None:
-        multiprocess_lock._CLAIMS_KEPT = claims_kept
+        lock._CLAIMS_KEPT = claims_kept
 
     for pid in pids:
         mark_process_dead(pid, directory)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django_middleware import multiprocess_lock
-from django_middleware.multiprocess_lock import LOCK_NAME, directory_lock
+from django_middleware.multiprocess import lock as lock_module
+from django_middleware.multiprocess.lock import LOCK_NAME, directory_lock
 
 
 def test_the_record_names_the_pids_claimed_since_a_generation(tmp_path, monkeypatch):
@@ -14,7 +14,7 @@ def test_the_record_names_the_pids_claimed_since_a_generation(tmp_path, monkeypa
         assert lock.claimed_since(3) == set()
         assert lock.claimed_since(7) is None  # a reader from before the lock file was made anew
 
-        monkeypatch.setattr(multiprocess_lock, "_CLAIMS_KEPT", 2)
+        monkeypatch.setattr(lock_module, "_CLAIMS_KEPT", 2)
         lock.bump_generation(14)
         assert lock.claimed_since(2) == {"13", "14"}
         assert lock.claimed_since(1) is None  # generation 2's claim is no longer listed

@@ -12,16 +12,16 @@ from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import choose_encoder as stock_choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector as StockCollector
 
-from django_middleware import multiprocess_files as files
 from django_middleware.multiprocess import (
     MultiProcessCollector,
     choose_encoder,
+    files,
     generate_latest,
     generate_latest_openmetrics,
     mark_process_dead,
 )
 
-from .multiprocess_helpers import (
+from .helpers import (
     DAMAGED_FILE,
     NO_SUCH_PID,
     ROOT,

@@ -13,15 +13,21 @@ import pytest
 from django_middleware.conf import DEFAULT_BUCKETS
 from tests.support.gunicorn import GunicornServer
 
-from . import request_series_writer as writer
-from .helpers import WSGI_APP, server_env
-from .multiprocess_helpers import ROOT, parse, scrape_ours_text, scrape_stock_text
+from ..helpers import WSGI_APP, server_env
+from . import writer_process as writer
+from .helpers import ROOT, parse, scrape_ours_text, scrape_stock_text
 
 
 def write(how: str, directory) -> dict:
     directory.mkdir()
     out = subprocess.run(
-        [sys.executable, "-m", "tests.django_middleware.request_series_writer", how, directory],
+        [
+            sys.executable,
+            "-m",
+            "tests.django_middleware.multiprocess.writer_process",
+            how,
+            directory,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

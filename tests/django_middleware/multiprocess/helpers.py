@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django_middleware.multiprocess import MultiProcessCollector, generate_latest
 
-from . import multiprocess_worker as worker
+from . import worker
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKER = [sys.executable, "-m", "tests.django_middleware.multiprocess_worker"]
+ROOT = Path(__file__).resolve().parents[3]
+WORKER = [sys.executable, "-m", "tests.django_middleware.multiprocess.worker"]
 
 # No process has it, whatever pid_max is: over Linux's PID_MAX_LIMIT (4194304).
 NO_SUCH_PID = 5_000_000

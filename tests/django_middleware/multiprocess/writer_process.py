@@ -1,7 +1,7 @@
 """A real process that records requests into prometheus_client's multiprocess files, either
 through prometheus_client's public API or through the middleware's MmapRequestSeries.
 
-    python -m tests.django_middleware.request_series_writer public|series DIR
+    python -m tests.django_middleware.multiprocess.writer_process public|series DIR
 
 It records in the parent, forks a child that records through the very same series objects,
 records from several threads at once, and prints {"writer", "parent", "child"} as JSON.

@@ -1,21 +1,16 @@
-"""Multiprocess exposition under gunicorn: the collector that reads all workers' files, the hook
-that handles a worker's exit, and a generate_latest that takes the fast path for them.
+"""The collector that reads all workers' files, and a generate_latest that takes the fast path
+for it.
 
-Same API as prometheus_client.multiprocess; see docs/multiprocess.md for the design.
-- `mark_process_dead(pid)` (gunicorn's child_exit) merges the dead worker's counters,
-  histograms, summaries and non-live gauges into one `<type>_merged.db` file per type and
-  removes its files, so scrapes read the live workers plus one file per type.
-- `MultiProcessCollector(registry, path)` reads the directory with cached layouts; its
-  `collect()` works with any registry consumer, and `generate_latest(registry)` below writes
-  its text without building a Sample per value.
+Same API as prometheus_client.multiprocess's collector; see docs/multiprocess.md for the design.
+`MultiProcessCollector(registry, path)` reads the directory with cached layouts (reader.py); its
+`collect()` works with any registry consumer, and `generate_latest(registry)` below writes its
+text without building a Sample per value.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-import logging
-import os
 import weakref
 from collections.abc import Callable
 
@@ -25,21 +20,8 @@ from prometheus_client.openmetrics import exposition as _openmetrics
 from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES
 from prometheus_client.registry import REGISTRY
 
-from . import multiprocess_files as files
-from .multiprocess_lock import LOCK_NAME
-from .multiprocess_merge import merge_dead_process
-from .multiprocess_reader import reader_for
-
-logger = logging.getLogger("painel.multiprocess")
-
-__all__ = [
-    "MultiProcessCollector",
-    "choose_encoder",
-    "generate_latest",
-    "generate_latest_openmetrics",
-    "mark_process_dead",
-    "remove_stale_files",
-]
+from . import files
+from .reader import reader_for
 
 # While generate_latest writes our collectors' text itself, prometheus_client renders the rest
 # of the registry; this flag keeps our collectors out of that pass.
@@ -47,21 +29,11 @@ _rendering_fast = contextvars.ContextVar("painel_multiprocess_rendering_fast", d
 _collectors_by_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _directory(path: str | None) -> str:
-    path = path or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not path or not os.path.isdir(path):
-        raise ValueError(
-            f"PROMETHEUS_MULTIPROC_DIR must name an existing directory (got {path!r}): create "
-            "it and export it before gunicorn starts"
-        )
-    return path
-
-
 class MultiProcessCollector:
     """Collector for the files of prometheus_client's multiprocess mode, merged ones included."""
 
     def __init__(self, registry: CollectorRegistry | None, path: str | None = None) -> None:
-        self._path = _directory(path)
+        self._path = files.directory(path)
         self._reader = reader_for(self._path)
         if registry is not None:
             registry.register(self)
@@ -127,27 +99,3 @@ def choose_encoder(accept_header: str | None) -> tuple[Callable[[CollectorRegist
     if func is _openmetrics.generate_latest and keywords.get("version") == "1.0.0":
         return functools.partial(generate_latest_openmetrics, escaping=escaping), content_type
     return encoder, content_type
-
-
-def mark_process_dead(pid: int, path: str | None = None) -> None:
-    """Merge a dead process's files (call it once the process has exited: child_exit).
-
-    Then read the directory once here: gunicorn forks the next worker from this process (the
-    master), so the worker starts with warm caches and its first scrape is fast too.
-    Never raises: an exception in gunicorn's child_exit makes the master exit.
-    """
-    try:
-        directory = _directory(path)
-    except ValueError as exc:  # removed under a running server, say by a /tmp cleaner
-        logger.error("not merging the files of process %s: %s", pid, exc)
-        return
-    merge_dead_process(pid, directory)
-    reader_for(directory).warm_up()
-
-
-def remove_stale_files(path: str) -> None:
-    """Empty the directory of an earlier run's files (gunicorn's on_starting, no worker yet)."""
-    suffixes = (files.DB_SUFFIX, files.CLAIMED_SUFFIX, ".tmp", ".unreadable")
-    for name in os.listdir(path):
-        if name.endswith(suffixes) or name == LOCK_NAME:
-            os.unlink(os.path.join(path, name))

@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.gunicorn import GunicornServer
 
-from .helpers import WSGI_APP, server_env
-from .multiprocess_helpers import parse, scrape_stock_text
+from ..helpers import WSGI_APP, server_env
+from .helpers import parse, scrape_stock_text
 
 pytestmark = pytest.mark.slow
 

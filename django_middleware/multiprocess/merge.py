@@ -1,5 +1,8 @@
 """Fold a dead worker's files into one merged file per type, so scrapes stop re-reading them.
 
+`mark_process_dead` (gunicorn's child_exit) merges, then reads the directory once, so the next
+worker, forked from the master, starts with warm caches.
+
 The steps, all under the directory's exclusive lock (a scrape sees the state before or after):
 
 1. Claim: bump the generation and record the pid in the lock file (scrapes learn there which
@@ -20,15 +23,14 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-from collections import defaultdict
 
 import psutil
 
-from . import multiprocess_files as files
-from .multiprocess_lock import directory_lock
-from .multiprocess_rules import combine, is_live, rule_for
-from .multiprocess_stats import count_unreadable_file
+from . import files
+from .combine import fold, is_live, rule_for
+from .lock import directory_lock
+from .reader import reader_for
+from .stats import count_unreadable_file
 
 logger = logging.getLogger("painel.multiprocess")
 
@@ -36,6 +38,22 @@ logger = logging.getLogger("painel.multiprocess")
 # by a debugger, say) must not stop it from reaping and spawning workers. Scrapes hold it for
 # milliseconds.
 LOCK_TIMEOUT = 5.0
+
+
+def mark_process_dead(pid: int, path: str | None = None) -> None:
+    """Merge a dead process's files (call it once the process has exited: child_exit).
+
+    Then read the directory once here: gunicorn forks the next worker from this process (the
+    master), so the worker starts with warm caches and its first scrape is fast too.
+    Never raises: an exception in gunicorn's child_exit makes the master exit.
+    """
+    try:
+        directory = files.directory(path)
+    except ValueError as exc:  # removed under a running server, say by a /tmp cleaner
+        logger.error("not merging the files of process %s: %s", pid, exc)
+        return
+    merge_dead_process(pid, directory)
+    reader_for(directory).warm_up()
 
 
 def merge_dead_process(pid: int, path: str) -> None:
@@ -64,9 +82,7 @@ def merge_dead_process(pid: int, path: str) -> None:
 
 
 def _claim(pid: int, path: str, generation: int) -> None:
-    # The generation orders claims (the last dead worker's gauge wins in mode "all"); the
-    # random part keeps names unique even if the lock file was reset.
-    token = f"{generation:012d}-{secrets.token_hex(4)}"
+    token = files.new_claim_token(generation)
     for name in os.listdir(path):
         parsed = files.split_db_name(name)
         if parsed is None or parsed[1] != str(pid):
@@ -75,24 +91,14 @@ def _claim(pid: int, path: str, generation: int) -> None:
         if is_live(prefix):
             os.unlink(os.path.join(path, name))
         elif rule_for(prefix) is not None:
-            claimed = f"{name[: -len(files.DB_SUFFIX)]}.{token}{files.CLAIMED_SUFFIX}"
+            claimed = files.claimed_name(name, token)
             os.rename(os.path.join(path, name), os.path.join(path, claimed))
     files.fsync_directory(path)
 
 
-def claimed_files(path: str) -> dict[str, list[str]]:
-    """Claimed file names by type prefix, for merges and for scrapes after a crashed merge."""
-    by_prefix: dict[str, list[str]] = defaultdict(list)
-    for name in os.listdir(path):
-        parsed = files.split_claimed_name(name)
-        if parsed is not None and rule_for(parsed[0]) is not None:
-            by_prefix[parsed[0]].append(name)
-    return by_prefix
-
-
 def merge_claimed(path: str) -> None:
     """Finish every claimed file in `path`; the caller holds the exclusive lock."""
-    for prefix, names in claimed_files(path).items():
+    for prefix, names in files.claimed_files(path).items():
         merged_path = os.path.join(path, files.merged_name(prefix))
         try:
             journal = files.read_journal(merged_path)
@@ -101,12 +107,12 @@ def merge_claimed(path: str) -> None:
             journal = frozenset()  # every claimed file is pending: a new merged file follows
         done = [n for n in names if n in journal]
         _remove(path, done)
-        pending = sorted((n for n in names if n not in journal), key=_claim_token)
+        pending = sorted((n for n in names if n not in journal), key=files.claim_token)
         if not pending:
             continue
         rule = rule_for(prefix)
         # In file order, new keys after: the new merged file holds the old one's entries in
-        # the same places, which lets scrapes keep their layout of it (multiprocess_reader).
+        # the same places, which lets scrapes keep their layout of it (layouts.py).
         try:
             entries = files.read_entries(merged_path) if os.path.exists(merged_path) else {}
         except files.CorruptFile as exc:
@@ -123,14 +129,10 @@ def merge_claimed(path: str) -> None:
                 continue
             for key, value in dead.items():
                 old = entries.get(key)
-                entries[key] = value if old is None else combine(rule, old, value)
+                entries[key] = value if old is None else fold(rule, old, value)
             merged.append(name)
         files.write_atomically(merged_path, files.encode(entries, merged))
         _remove(path, merged)
-
-
-def _claim_token(name: str) -> str:
-    return name[: -len(files.CLAIMED_SUFFIX)].rpartition(".")[2]
 
 
 def _remove(path: str, names: list[str]) -> None:
@@ -151,4 +153,4 @@ def _set_aside(path: str, name: str, exc: Exception) -> None:
     # Kept for a human to look at, under a name no reader picks up; never retried.
     logger.error("set aside unreadable multiprocess file %s: %s", name, exc)
     count_unreadable_file("merge")
-    os.rename(os.path.join(path, name), os.path.join(path, name + ".unreadable"))
+    os.rename(os.path.join(path, name), os.path.join(path, name + files.UNREADABLE_SUFFIX))

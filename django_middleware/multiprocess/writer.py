@@ -1,0 +1,125 @@
+"""The middleware's multiprocess writer: a request's count, duration sum and bucket written
+straight into prometheus_client's files.
+
+prometheus_client's value class takes its process-wide lock, calls os.getpid() (a system call)
+and looks its key's place up in the file for every value it writes, and a request writes
+three: the count, the histogram's sum and one bucket. `MmapRequestSeries` writes the three
+under one lock after one pid check, at places looked up once. It writes the same 16 bytes at
+the same offsets into the very files prometheus_client opened, so the files, and whoever reads
+them (prometheus_client's MultiProcessCollector, ours), see no difference.
+
+prometheus_client has no public hook for this (a custom value class must be installed before
+any metric exists, and django-prometheus creates its metrics on import), so the writer reads a
+few attributes of prometheus_client's values (`_file`, `_key`, `_value`) and files (`_m`,
+`_positions`). `can_write` checks they are there; otherwise the middleware uses the public
+API (django_middleware/request_series.py): slower, the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from bisect import bisect_left
+from typing import Any
+
+from .files import VALUE_AND_TIMESTAMP
+
+_pack_value = VALUE_AND_TIMESTAMP.pack
+_VALUE_SIZE = VALUE_AND_TIMESTAMP.size
+_getpid = os.getpid
+
+# One lock for every MmapRequestSeries of the process, as prometheus_client has one for its
+# values: it serialises the read-add-write of each value and rebinding after a fork.
+_lock = threading.Lock()
+
+
+def _renew_lock() -> None:
+    # A fork while another thread held the lock would leave the child's copy held for good.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_renew_lock)
+
+
+class MmapRequestSeries:
+    """A request counter child and a duration histogram child, written straight into
+    prometheus_client's multiprocess files.
+
+    Every write to these two children must come through here (the middleware's are): a
+    write through the children's own API takes prometheus_client's lock, not this one.
+    """
+
+    __slots__ = ("_count_value", "_sum_value", "_bucket_values", "_bounds", "_pid", "_places")
+
+    def __init__(self, requests: Any, duration: Any) -> None:
+        self._count_value = requests._value
+        self._sum_value = duration._sum
+        self._bucket_values = duration._buckets
+        self._bounds = duration._upper_bounds  # ends with +Inf, as the buckets do
+        self._pid = 0  # bound at the first write
+        # count, sum, then the buckets: (value object, its file, the offset of its 16 bytes)
+        self._places: list[tuple[Any, Any, int]] = []
+
+    def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
+        # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
+        # `seconds` is a perf_counter difference, never NaN (which no bucket would count).
+        with _lock:
+            # One getpid() per request rather than an at-fork hook: a fork made outside
+            # os.fork (a C extension, an embedding server) runs no hooks.
+            if self._pid != _getpid():
+                self._bind()
+            places = self._places
+            _add(places[0], 1.0)
+            _add(places[1], seconds)
+            # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
+            _add(places[2 + bisect_left(self._bounds, seconds)], 1.0)
+
+    def _bind(self) -> None:
+        """Look up where the values live in this process's files (again after a fork)."""
+        # After a fork prometheus_client reopens its files for the new pid, and resets every
+        # value from them, at the next use of any value: get() is one.
+        self._count_value.get()
+        values = (self._count_value, self._sum_value, *self._bucket_values)
+        self._places = [_place(value) for value in values]
+        self._pid = _getpid()
+
+
+def _place(value: Any) -> tuple[Any, Any, int]:
+    file = value._file
+    return value, file, file._positions[value._key]
+
+
+def _add(place: tuple[Any, Any, int], amount: float) -> None:
+    # What prometheus_client's MmapedValue.inc does, without its lock and pid check: the
+    # in-memory value stays current for its get(), the file gets value and timestamp 0.
+    value, file, offset = place
+    value._value = total = value._value + amount
+    # file._m, not a copy: prometheus_client maps the file anew when it grows.
+    file._m[offset : offset + _VALUE_SIZE] = _pack_value(total, 0.0)
+
+
+def _writes_mmap_files(value: Any) -> bool:
+    """Whether `value` is a prometheus_client multiprocess value laid out as this module
+    expects (a newer prometheus_client may differ)."""
+    if not getattr(value, "_multiprocess", False):
+        return False
+    file = getattr(value, "_file", None)
+    positions = getattr(file, "_positions", None)
+    return (
+        isinstance(getattr(value, "_value", None), float)
+        and hasattr(file, "_m")
+        and isinstance(positions, dict)
+        and getattr(value, "_key", None) in positions
+    )
+
+
+def can_write(requests: Any, duration: Any) -> bool:
+    """Whether MmapRequestSeries can write these two children (multiprocess mode, and
+    prometheus_client's values as this module expects them)."""
+    buckets = getattr(duration, "_buckets", None)
+    bounds = getattr(duration, "_upper_bounds", None)
+    values = (getattr(requests, "_value", None), getattr(duration, "_sum", None), *(buckets or ()))
+    return bool(
+        buckets and bounds and len(buckets) == len(bounds) and all(map(_writes_mmap_files, values))
+    )
