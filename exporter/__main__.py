@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from prometheus_client import ProcessCollector
 
-from exporter.collector import ConfigError
+from exporter.collectors.base import ConfigError
 from exporter.config import load
+from exporter.credentials import ScrubSecretsFilter
 from exporter.scrape import VERSION, Scraper
 from exporter.server import Auth, ExporterServer
-from exporter.targets import ScrubSecretsFilter
 
 log = logging.getLogger("painel.exporter")
 

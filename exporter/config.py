@@ -15,12 +15,11 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from exporter import collectors as registry
-from exporter.collector import Collector, ConfigError
+from exporter.collectors.base import Collector, CollectorModule, ConfigError
+from exporter.credentials import scrub_known
 from exporter.scrape import VERSION
-from exporter.targets import scrub_known
 
 ENV_PREFIX = "PAINEL_EXPORTER_"
 DEFAULT_LISTEN = "0.0.0.0:9811"
@@ -80,7 +79,7 @@ class Settings:
     collectors: list[Collector] = field(default_factory=list)
 
 
-def build_parser(modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[CollectorModule]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="painel-exporter",
         description="Publishes host, Redis, Celery, log, slow-request and health metrics "
@@ -198,7 +197,7 @@ def _parse_credentials(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def _select(modules: Sequence[ModuleType], args: argparse.Namespace) -> list[ModuleType]:
+def _select(modules: Sequence[CollectorModule], args: argparse.Namespace) -> list[CollectorModule]:
     by_name = {m.NAME: m for m in modules}
     if args.collectors is None:
         return [m for m in modules if m.NAME == "system" or m.has_target(args)]
@@ -233,7 +232,7 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _settings(
-    parser: argparse.ArgumentParser, modules: Sequence[ModuleType], args: argparse.Namespace
+    parser: argparse.ArgumentParser, modules: Sequence[CollectorModule], args: argparse.Namespace
 ) -> Settings:
     host, port = parse_listen(args.listen)
     settings = Settings(
@@ -260,7 +259,7 @@ def _settings(
 
 
 def _flags_set(
-    parser: argparse.ArgumentParser, module: ModuleType, args: argparse.Namespace
+    parser: argparse.ArgumentParser, module: CollectorModule, args: argparse.Namespace
 ) -> list[str]:
     """The module's flags given a value other than their default."""
     title = f"{module.NAME} collector"

@@ -20,9 +20,9 @@ from importlib import metadata
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collector import Collector
+from exporter.collectors.base import Collector
+from exporter.credentials import scrub_known
 from exporter.single_flight import SingleFlight
-from exporter.targets import scrub_known
 
 log = logging.getLogger("painel.exporter.scrape")
 

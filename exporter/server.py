@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter.collector import Collector
+from exporter.collectors.base import Collector
+from exporter.credentials import remember_secret, scrub_known
 from exporter.scrape import VERSION, OneScrape, Scraper
-from exporter.targets import remember_secret, scrub_known
 
 log = logging.getLogger("painel.exporter.server")
 SEND_MARGIN = 0.1  # seconds kept from Prometheus's scrape timeout to encode and send

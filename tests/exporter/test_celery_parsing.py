@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.celery_queues import queue_keys
-from exporter.celery_tracker import CappedValues, _exception_name, _hostname_label
+from exporter.collectors.celery.queues import queue_keys
+from exporter.collectors.celery.tracker import CappedValues, _exception_name, _hostname_label
 
 
 def test_exception_type_is_read_from_the_event_repr():

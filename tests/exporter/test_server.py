@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from exporter.targets import ScrubSecretsFilter, mask_url, remember_secret
+from exporter.credentials import ScrubSecretsFilter, mask_url, remember_secret
 from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess, Scrape
 

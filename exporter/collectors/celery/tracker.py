@@ -1,6 +1,6 @@
 """Celery events turned into celery-exporter's metrics, with every label bounded.
 
-The receiver thread (exporter/celery_events.py) hands each event to `EventTracker.handle`;
+The receiver thread (events.py) hands each event to `EventTracker.handle`;
 the collector asks `EventTracker.collect` for the families at scrape time. celery's own
 `events.State` pairs a task's later events (started, succeeded...) with the name and queue
 that only its first events carry, and keeps worker heartbeats, in bounded LRU caches.
