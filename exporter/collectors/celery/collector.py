@@ -28,10 +28,11 @@ from exporter.collectors.celery.queues import (
     is_amqp_url,
     is_redis_url,
 )
-from exporter.collectors.celery.tracker import DEFAULT_QUEUE, OTHER, EventTracker
+from exporter.collectors.celery.tracker import DEFAULT_QUEUE, EventTracker
 from exporter.config import seconds
 from exporter.credentials import mask_url, scrub
 from exporter.throttled_log import ThrottledWarning
+from painel.capped import OTHER
 
 NAME = "celery"
 log = logging.getLogger("painel.exporter.celery")
