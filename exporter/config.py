@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from exporter import collectors as registry
 from exporter.collectors.base import Collector, CollectorModule, ConfigError
-from exporter.credentials import scrub_known
-from exporter.scrape import VERSION
+from exporter.credentials import remember_secret, scrub_known
+from painel import VERSION
 
 ENV_PREFIX = "PAINEL_EXPORTER_"
 DEFAULT_LISTEN = "0.0.0.0:9811"
@@ -194,6 +194,7 @@ def _parse_credentials(value: str | None) -> tuple[str, str] | None:
     if not sep or not user or not password:
         # never echo the value: it is a password
         raise ConfigError("--basic-auth: use USER:PASSWORD, both non-empty")
+    remember_secret(password)  # scrubbed from every log record and the landing page
     return user, password
 
 
@@ -242,6 +243,7 @@ def _settings(
         basic_auth=_parse_credentials(args.basic_auth),
         bearer_token=args.bearer_token or None,
     )
+    remember_secret(settings.bearer_token or "")  # likewise
     for module in _select(modules, args):
         try:
             settings.collectors.extend(module.build(args))
