@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
+
+from painel.capped import CappedValues
 
 STANDARD_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
@@ -13,7 +14,6 @@ STANDARD_METHODS = frozenset(
 OTHER_METHOD = "OTHER"
 UNMATCHED = "<unmatched>"
 NO_TENANT = "<none>"
-OTHER_TENANT = "<other>"
 TENANT_MAX_LENGTH = 64
 RESOLVER_ERROR_LOG_INTERVAL = 60.0  # seconds
 
@@ -69,9 +69,7 @@ class TenantLabels:
     def __init__(self, meta_key: str, resolver: Any, max_tenants: int) -> None:
         self.meta_key = meta_key
         self.resolver = resolver
-        self.max_tenants = max_tenants
-        self.known: set[str] = set()
-        self._lock = threading.Lock()
+        self.cap = CappedValues(max_tenants, TENANT_MAX_LENGTH)
         self._resolver_error_logged_at = -RESOLVER_ERROR_LOG_INTERVAL
 
     def __call__(self, request: Any) -> str:
@@ -102,14 +100,4 @@ class TenantLabels:
     def label(self, value: Any) -> str:
         if not value:
             return NO_TENANT
-        label = (value if type(value) is str else str(value))[:TENANT_MAX_LENGTH]
-        return label if label in self.known else self.admit(label)
-
-    def admit(self, label: str) -> str:
-        with self._lock:
-            if label in self.known:
-                return label
-            if len(self.known) >= self.max_tenants:
-                return OTHER_TENANT
-            self.known.add(label)
-            return label
+        return self.cap(value if type(value) is str else str(value))

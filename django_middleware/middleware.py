@@ -111,8 +111,8 @@ class MetricsMiddleware:
             tenant = NO_TENANT
         elif type(tenant) is str:
             tenant = tenant[:TENANT_MAX_LENGTH]  # no copy when short enough
-            if tenant not in tenants.known:
-                tenant = tenants.admit(tenant)
+            if tenant not in tenants.cap.known:
+                tenant = tenants.cap.admit(tenant)
         else:
             tenant = tenants.label(tenant)
         key = (method, endpoint, status, tenant)

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 
 from prometheus_client import ProcessCollector
 
-from exporter.collector import ConfigError
+from exporter.collectors.base import ConfigError
 from exporter.config import load
-from exporter.scrape import VERSION, Scraper
-from exporter.server import Auth, ExporterServer
-from exporter.targets import ScrubSecretsFilter
+from exporter.credentials import ScrubSecretsFilter
+from exporter.scrape import Scraper
+from exporter.server import ExporterServer
+from painel import VERSION
+from painel.auth import HttpAuth
 
 log = logging.getLogger("painel.exporter")
 
@@ -39,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.port,
             scraper,
             extras,
-            Auth(settings.basic_auth, settings.bearer_token),
+            HttpAuth(settings.basic_auth, settings.bearer_token, realm="painel-exporter"),
         )
     except OSError as exc:
         print(

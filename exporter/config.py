@@ -15,12 +15,11 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from exporter import collectors as registry
-from exporter.collector import Collector, ConfigError
-from exporter.scrape import VERSION
-from exporter.targets import scrub_known
+from exporter.collectors.base import Collector, CollectorModule, ConfigError
+from exporter.credentials import remember_secret, scrub_known
+from painel import VERSION
 
 ENV_PREFIX = "PAINEL_EXPORTER_"
 DEFAULT_LISTEN = "0.0.0.0:9811"
@@ -80,7 +79,7 @@ class Settings:
     collectors: list[Collector] = field(default_factory=list)
 
 
-def build_parser(modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[CollectorModule]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="painel-exporter",
         description="Publishes host, Redis, Celery, log, slow-request and health metrics "
@@ -195,10 +194,11 @@ def _parse_credentials(value: str | None) -> tuple[str, str] | None:
     if not sep or not user or not password:
         # never echo the value: it is a password
         raise ConfigError("--basic-auth: use USER:PASSWORD, both non-empty")
+    remember_secret(password)  # scrubbed from every log record and the landing page
     return user, password
 
 
-def _select(modules: Sequence[ModuleType], args: argparse.Namespace) -> list[ModuleType]:
+def _select(modules: Sequence[CollectorModule], args: argparse.Namespace) -> list[CollectorModule]:
     by_name = {m.NAME: m for m in modules}
     if args.collectors is None:
         return [m for m in modules if m.NAME == "system" or m.has_target(args)]
@@ -233,7 +233,7 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _settings(
-    parser: argparse.ArgumentParser, modules: Sequence[ModuleType], args: argparse.Namespace
+    parser: argparse.ArgumentParser, modules: Sequence[CollectorModule], args: argparse.Namespace
 ) -> Settings:
     host, port = parse_listen(args.listen)
     settings = Settings(
@@ -243,6 +243,7 @@ def _settings(
         basic_auth=_parse_credentials(args.basic_auth),
         bearer_token=args.bearer_token or None,
     )
+    remember_secret(settings.bearer_token or "")  # likewise
     for module in _select(modules, args):
         try:
             settings.collectors.extend(module.build(args))
@@ -260,7 +261,7 @@ def _settings(
 
 
 def _flags_set(
-    parser: argparse.ArgumentParser, module: ModuleType, args: argparse.Namespace
+    parser: argparse.ArgumentParser, module: CollectorModule, args: argparse.Namespace
 ) -> list[str]:
     """The module's flags given a value other than their default."""
     title = f"{module.NAME} collector"

@@ -16,25 +16,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from functools import partial
-from importlib import metadata
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collector import Collector
+from exporter.collectors.base import Collector
+from exporter.credentials import scrub_known
 from exporter.single_flight import SingleFlight
-from exporter.targets import scrub_known
+from painel import VERSION
 
 log = logging.getLogger("painel.exporter.scrape")
-
-
-def _version() -> str:
-    try:
-        return metadata.version("painel")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-VERSION = _version()
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,7 @@ scrape, hence one thread per request.
 
 from __future__ import annotations
 
-import base64
 import gzip
-import hmac
 import html
 import logging
 import socket
@@ -20,43 +18,14 @@ from urllib.parse import urlsplit
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter.collector import Collector
-from exporter.scrape import VERSION, OneScrape, Scraper
-from exporter.targets import remember_secret, scrub_known
+from exporter.collectors.base import Collector
+from exporter.credentials import scrub_known
+from exporter.scrape import OneScrape, Scraper
+from painel import VERSION
+from painel.auth import HttpAuth
 
 log = logging.getLogger("painel.exporter.server")
 SEND_MARGIN = 0.1  # seconds kept from Prometheus's scrape timeout to encode and send
-
-
-class Auth:
-    """Basic auth and/or a bearer token; either one passes. None configured: open."""
-
-    def __init__(self, basic: tuple[str, str] | None, token: str | None) -> None:
-        self._basic = (
-            b"Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()) if basic else None
-        )
-        self._token = f"Bearer {token}".encode() if token else None
-        remember_secret(basic[1] if basic else "")
-        remember_secret(token or "")
-
-    @property
-    def required(self) -> bool:
-        return self._basic is not None or self._token is not None
-
-    def allows(self, header: str | None) -> bool:
-        if not self.required:
-            return True
-        # the scheme is case-insensitive (RFC 9110), the credentials are not
-        scheme, _, credentials = (header or "").strip().partition(" ")
-        given = f"{scheme.capitalize()} {credentials.strip()}".encode()
-        # compare_digest: no timing hint about how much of a secret matched
-        return any(
-            expected is not None and hmac.compare_digest(given, expected)
-            for expected in (self._basic, self._token)
-        )
-
-    def challenge(self) -> str:
-        return 'Basic realm="painel-exporter"' if self._basic else 'Bearer realm="painel-exporter"'
 
 
 class ExporterServer(ThreadingHTTPServer):
@@ -68,7 +37,7 @@ class ExporterServer(ThreadingHTTPServer):
         port: int,
         scraper: Scraper,
         extras: Sequence[object],
-        auth: Auth,
+        auth: HttpAuth,
     ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6

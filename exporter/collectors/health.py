@@ -23,9 +23,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collector import Collector, ConfigError
+from exporter.collectors.base import Collector, ConfigError
 from exporter.config import seconds
-from exporter.targets import mask_url, scrub
+from exporter.credentials import mask_url, scrub
 
 NAME = "health"
 log = logging.getLogger("painel.exporter.health")

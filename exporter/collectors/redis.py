@@ -22,10 +22,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from exporter.collector import Collector, ConfigError
+from exporter.collectors.base import Collector, ConfigError
 from exporter.config import seconds
+from exporter.credentials import mask_url, scrub
 from exporter.single_flight import SingleFlight
-from exporter.targets import mask_url, scrub
 
 NAME = "redis"
 log = logging.getLogger("painel.exporter.redis")

@@ -18,7 +18,7 @@ from concurrent.futures import wait as wait_futures
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collector import Collector, ConfigError
+from exporter.collectors.base import Collector, ConfigError
 
 NAME = "system"
 log = logging.getLogger("painel.exporter.system")

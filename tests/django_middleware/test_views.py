@@ -70,6 +70,20 @@ def test_metrics_asks_for_the_token_or_the_password(client, painel, authorizatio
         assert response["WWW-Authenticate"] == 'Bearer realm="metrics", Basic realm="metrics"'
 
 
+@pytest.mark.parametrize(
+    ("setting", "challenge"),
+    [
+        ({"METRICS_BEARER_TOKEN": "s3cret"}, 'Bearer realm="metrics"'),
+        ({"METRICS_BASIC_AUTH": "prom:pa:ss"}, 'Basic realm="metrics"'),
+    ],
+)
+def test_the_challenge_names_only_the_configured_scheme(client, painel, setting, challenge):
+    with painel(**setting):
+        response = client.get("/metrics", HTTP_AUTHORIZATION=basic("prom", "wrong"))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == challenge
+
+
 def test_metrics_answers_only_allowed_addresses(client, painel):
     with painel(METRICS_ALLOWED_IPS=["10.0.0.0/8", "::1"]):
         assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403

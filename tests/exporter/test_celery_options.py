@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.collector import ConfigError
+from exporter.collectors.base import ConfigError
 from exporter.config import load
 from tests.support.celery import CeleryWorker, sample, send_probe_event, wait_for_receiver
 from tests.support.celery_app import make_app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.celery_queues import queue_keys
-from exporter.celery_tracker import CappedValues, _exception_name, _hostname_label
+from exporter.collectors.celery.queues import queue_keys
+from exporter.collectors.celery.tracker import _exception_name, _hostname_label
 
 
 def test_exception_type_is_read_from_the_event_repr():
@@ -18,12 +18,6 @@ def test_producer_names_keep_only_the_host_and_workers_keep_their_name():
     assert _hostname_label("gen4242@web-1") == "web-1"
     assert _hostname_label("celery@web-1") == "celery@web-1"
     assert len(_hostname_label("w@" + "x" * 500)) == 128
-
-
-def test_capped_values_read_other_after_the_limit():
-    cap = CappedValues(2)
-    assert [cap(v) for v in ("a", "b", "c", "a", "d")] == ["a", "b", "<other>", "a", "<other>"]
-    assert sorted(cap.values()) == ["a", "b"]
 
 
 def test_queue_keys_follow_kombu_priority_steps_and_prefix():

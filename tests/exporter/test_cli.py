@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import ConfigError
 from exporter.collectors import modules
+from exporter.collectors.base import ConfigError
 from exporter.config import build_parser, load, parse_listen
 from tests.support.exporter import ROOT, ExporterProcess
 from tests.support.ports import free_port

@@ -11,7 +11,7 @@ import pytest
 import structlog
 from pythonjsonlogger.json import JsonFormatter
 
-from exporter.logparse import LogCounts, make_parser, validate_format
+from exporter.collectors.logs.parser import LogCounts, make_parser, validate_format
 
 
 def parse(fmt: str, *blocks: bytes, max_exception_types: int = 100) -> LogCounts:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
 
-from exporter.collector import Collector
+from exporter.collectors.base import Collector
+from exporter.credentials import mask_url
 from exporter.scrape import Scraper
 from exporter.server import landing_page
-from exporter.targets import mask_url
 from tests.support.exporter import ExporterProcess
 
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from exporter.targets import ScrubSecretsFilter, mask_url, remember_secret
+from exporter.credentials import ScrubSecretsFilter, mask_url, remember_secret
 from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess, Scrape
 
@@ -47,8 +47,20 @@ def test_without_valid_credentials_nothing_is_shown(exporter, authorization):
     for path in ("/metrics", "/"):
         answer = exporter.get(path, headers=headers)
         assert answer.status == 401
-        assert "WWW-Authenticate" in answer.headers
+        # every configured scheme, as the app's /metrics lists them
+        assert answer.headers["WWW-Authenticate"] == (
+            'Bearer realm="painel-exporter", Basic realm="painel-exporter"'
+        )
         assert "node_" not in answer.body and "redis" not in answer.body
+
+
+def test_the_challenge_names_only_the_configured_scheme(tmp_path):
+    flags = ["--collectors", "system", "--basic-auth", f"{USER}:{PASSWORD}"]
+    with ExporterProcess(tmp_path, flags) as running:
+        refused = running.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert refused.status == 401
+        assert refused.headers["WWW-Authenticate"] == 'Basic realm="painel-exporter"'
+        assert running.get("/metrics", headers={"Authorization": BASIC}).status == 200
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from django_middleware import slowlog
-from exporter.collectors.slow_requests import InvalidRecord, parse_record
-from exporter.slowest import SlowestRequests, SlowRequest
+from exporter.collectors.slow_requests.collector import InvalidRecord, parse_record
+from exporter.collectors.slow_requests.ranking import SlowestRequests, SlowRequest
 from tests.exporter.documented import undocumented
 from tests.support.exporter import ExporterProcess
 

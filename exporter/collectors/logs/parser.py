@@ -26,9 +26,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from painel.capped import CappedValues
+
 LEVELS = ("debug", "info", "warning", "error", "critical")
 OTHER_LEVEL = "other"
-OTHER_EXCEPTION = "<other>"
 MAX_EXCEPTION_NAME = 128
 
 _LEVEL_ALIASES = {
@@ -80,7 +81,7 @@ class LogCounts:
     """Cumulative counts of one log; distinct exception types capped, then `<other>`."""
 
     def __init__(self, max_exception_types: int) -> None:
-        self.max_exception_types = max_exception_types
+        self._exception_types = CappedValues(max_exception_types, MAX_EXCEPTION_NAME)
         self.levels: dict[str, int] = dict.fromkeys(LEVELS, 0)
         self.exceptions: dict[str, int] = {}
         self.unparsed = 0
@@ -90,9 +91,7 @@ class LogCounts:
         self.levels[level] = self.levels.get(level, 0) + count
 
     def add_exception(self, name: str) -> None:
-        name = name[:MAX_EXCEPTION_NAME]
-        if name not in self.exceptions and len(self.exceptions) >= self.max_exception_types:
-            name = OTHER_EXCEPTION
+        name = self._exception_types(name)
         self.exceptions[name] = self.exceptions.get(name, 0) + 1
 
 

@@ -1,16 +1,18 @@
 """The one small interface every exporter collector implements.
 
-Shaped after node_exporter: each collector lives in its own module under
-exporter/collectors/, registers its own flags, and is built only when enabled. At scrape
-time the server calls every collector's `collect()`; one that raises or overruns its
-deadline reports `painel_exporter_collector_success{collector} 0` and the rest of /metrics
-is served as usual (see exporter/scrape.py).
+Shaped after node_exporter: each collector lives in its own module (or subpackage, with
+its helpers) under exporter/collectors/, registers its own flags, and is built only when
+enabled; the registry (exporter/collectors/__init__.py) checks that each module provides
+CollectorModule. At scrape time the server calls every collector's `collect()`; one that
+raises or overruns its deadline reports `painel_exporter_collector_success{collector} 0`
+and the rest of /metrics is served as usual (see exporter/scrape.py).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
 from prometheus_client.core import Metric
@@ -47,7 +49,7 @@ class Collector:
 
 
 class CollectorModule(Protocol):
-    """What every module in exporter/collectors/ provides.
+    """What every module in exporter/collectors/ provides; the registry checks it on load.
 
     - NAME: the collector's name.
     - add_flags(parser): add this collector's flags (long options only; the environment
@@ -63,6 +65,15 @@ class CollectorModule(Protocol):
     def has_target(self, args: argparse.Namespace) -> bool: ...
 
     def build(self, args: argparse.Namespace) -> list[Collector]: ...
+
+
+def missing_pieces(module: ModuleType) -> list[str]:
+    """The pieces of CollectorModule that `module` lacks (a function where one is due too)."""
+    functions = [n for n, v in vars(CollectorModule).items() if callable(v) and n[0] != "_"]
+    values = list(CollectorModule.__annotations__)
+    return [n for n in values if not hasattr(module, n)] + [
+        n for n in functions if not callable(getattr(module, n, None))
+    ]
 
 
 class ConfigError(ValueError):

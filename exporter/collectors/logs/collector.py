@@ -1,7 +1,7 @@
 """Log files followed like `tail -F`: records by level, exception types, what was skipped.
 
 Each --log-file is followed from its end (exporter/follow.py) by one background thread;
-its blocks of lines go to the record parser of its format (exporter/logparse.py). A scrape
+its blocks of lines go to the record parser of its format (parser.py). A scrape
 only copies the counters, so it never waits on a file.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collector import Collector, ConfigError
+from exporter.collectors.base import Collector, ConfigError
+from exporter.collectors.logs.parser import LogCounts, RecordParser, make_parser, validate_format
 from exporter.follow import FileFollower, FollowLoop
-from exporter.logparse import LogCounts, RecordParser, make_parser, validate_format
 from exporter.throttled_log import ThrottledWarning
 
 NAME = "logs"

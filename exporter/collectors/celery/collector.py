@@ -1,10 +1,9 @@
 """Celery: task and worker metrics from the events stream, queue lengths from the broker.
 
 celery-exporter's names and labels, so its celery-mixin dashboards and alerts work on
-painel. Three parts with one job each: exporter/celery_events.py receives events on a
-background thread, exporter/celery_tracker.py turns them into bounded series, and
-exporter/celery_queues.py reads queue lengths at scrape time; this module wires them to the
-flags and publishes the collector's own health.
+painel. Three parts with one job each: events.py receives events on a background thread,
+tracker.py turns them into bounded series, and queues.py reads queue lengths at scrape
+time; this module wires them to the flags and publishes the collector's own health.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.celery_events import NO_EVENTS_ADVICE, EventReceiver
-from exporter.celery_queues import (
+from exporter.collectors.base import Collector, ConfigError
+from exporter.collectors.celery.events import NO_EVENTS_ADVICE, EventReceiver
+from exporter.collectors.celery.queues import (
     DEFAULT_PRIORITY_STEPS,
     READ_ERRORS,
     AmqpQueueLengths,
@@ -28,11 +28,11 @@ from exporter.celery_queues import (
     is_amqp_url,
     is_redis_url,
 )
-from exporter.celery_tracker import DEFAULT_QUEUE, OTHER, EventTracker
-from exporter.collector import Collector, ConfigError
+from exporter.collectors.celery.tracker import DEFAULT_QUEUE, EventTracker
 from exporter.config import seconds
-from exporter.targets import mask_url, scrub
+from exporter.credentials import mask_url, scrub
 from exporter.throttled_log import ThrottledWarning
+from painel.capped import OTHER
 
 NAME = "celery"
 log = logging.getLogger("painel.exporter.celery")

@@ -17,7 +17,7 @@ from typing import Any
 
 from celery import Celery
 
-from exporter.targets import mask_url, scrub
+from exporter.credentials import mask_url, scrub
 
 log = logging.getLogger("painel.exporter.celery")
 

@@ -1,6 +1,6 @@
 """Celery events turned into celery-exporter's metrics, with every label bounded.
 
-The receiver thread (exporter/celery_events.py) hands each event to `EventTracker.handle`;
+The receiver thread (events.py) hands each event to `EventTracker.handle`;
 the collector asks `EventTracker.collect` for the families at scrape time. celery's own
 `events.State` pairs a task's later events (started, succeeded...) with the name and queue
 that only its first events carry, and keeps worker heartbeats, in bounded LRU caches.
@@ -26,9 +26,10 @@ from celery.events.state import State
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from painel.capped import CappedValues
+
 log = logging.getLogger("painel.exporter.celery")
 
-OTHER = "<other>"
 # celery's task_default_queue: where a task goes when no task-sent event said otherwise.
 DEFAULT_QUEUE = "celery"
 TASK_LABELS = ("name", "hostname", "queue_name")
@@ -61,32 +62,6 @@ MAX_LABEL_LENGTH = 128
 _BULKY_FIELDS = frozenset({"args", "kwargs", "result", "traceback"})
 
 
-class CappedValues:
-    """Label values as they come, until `limit` distinct ones; later new ones read `<other>`."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._seen: set[str] = set()
-
-    def __call__(self, value: str) -> str:
-        value = value[:MAX_LABEL_LENGTH]
-        if value in self._seen:
-            return value
-        if len(self._seen) >= self.limit:
-            return OTHER
-        self._seen.add(value)
-        return value
-
-    def __contains__(self, value: str) -> bool:
-        return value in self._seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def values(self) -> list[str]:
-        return list(self._seen)
-
-
 class EventTracker:
     """Counts task events per (name, hostname, queue_name) and knows which workers are up."""
 
@@ -104,9 +79,9 @@ class EventTracker:
         self._clock = clock
         self._lock = threading.Lock()
         self._state = State(max_tasks_in_memory=max_tasks_in_memory, max_workers_in_memory=5000)
-        self._task_names = CappedValues(max_task_names)
-        self._exceptions = CappedValues(max_exceptions)
-        self.queues = CappedValues(max_queues)
+        self._task_names = CappedValues(max_task_names, MAX_LABEL_LENGTH)
+        self._exceptions = CappedValues(max_exceptions, MAX_LABEL_LENGTH)
+        self.queues = CappedValues(max_queues, MAX_LABEL_LENGTH)
         # (capped) name -> queue of its latest task-sent, for tasks whose own went unseen
         self._queue_of_name: dict[str, str] = {}
         # hostname -> the label sets it has, so that a forgotten worker takes them along
@@ -282,7 +257,7 @@ class EventTracker:
     def queue_names(self) -> list[str]:
         """Queues named by the events so far (task-sent carries the queue)."""
         with self._lock:
-            return self.queues.values()
+            return list(self.queues.known)
 
     def workers_without_task_events(self) -> list[str]:
         """Live workers that processed tasks since we first heard them, with no task event."""

@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collector import Collector
+from exporter.collectors.base import Collector
+from exporter.collectors.slow_requests.ranking import SlowestRequests, SlowRequest
 from exporter.follow import FileFollower, FollowLoop
-from exporter.slowest import SlowestRequests, SlowRequest
 from exporter.throttled_log import ThrottledWarning
 
 NAME = "slow_requests"
