@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import dashboard, statetimeline
 from grafana_foundation_sdk.models.common import VisibilityMode
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
-from grafana.panels import (
+from grafana.generator.panels import (
     framed,
     label_variable,
     new_dashboard,
