@@ -44,6 +44,136 @@ def utilisation_trend(title: str, description: str, series: list) -> dashboard.P
     )
 
 
+def cpu_now() -> dashboard.Panel:
+    return utilisation_now("CPU busy", CPU, "Share of CPU time not idle")
+
+
+def memory_now() -> dashboard.Panel:
+    return utilisation_now("Memory used", MEMORY, "Share of memory not available")
+
+
+def fullest_filesystem_now() -> dashboard.Panel:
+    return utilisation_now("Fullest filesystem", f"max by (instance) ({DISK})", "Fullest disk")
+
+
+def uptime() -> dashboard.Panel:
+    return stat_panel(
+        "Uptime",
+        "Time since the host booted.",
+        "s",
+        [query(f"time() - node_boot_time_seconds{{{INSTANCE}}}", "{{instance}}", instant=True)],
+        width=6,
+    )
+
+
+def cpu_trend() -> dashboard.Panel:
+    return utilisation_trend(
+        "CPU",
+        "Share of CPU time busy (5-minute rates) and its 1-hour average as the trend.",
+        [
+            query(CPU, "{{instance}}"),
+            query(f"avg_over_time({CPU}[1h])", "{{instance}} 1 h average"),
+        ],
+    )
+
+
+def memory_trend() -> dashboard.Panel:
+    return utilisation_trend(
+        "Memory",
+        "Share of memory used and its 1-hour average as the trend.",
+        [
+            query(MEMORY, "{{instance}}"),
+            query(f"avg_over_time({MEMORY}[1h])", "{{instance}} 1 h average"),
+        ],
+    )
+
+
+def disk_trend() -> dashboard.Panel:
+    return utilisation_trend(
+        "Disk",
+        "Share of each filesystem used, and where the last 6 hours' linear trend puts it in "
+        "24 hours.",
+        [
+            query(DISK, "{{mountpoint}}"),
+            query(
+                f"clamp(predict_linear({DISK}[6h], 86400), 0, 1)",
+                "{{mountpoint}} in 24 h (trend)",
+            ),
+        ],
+    )
+
+
+def load_average() -> dashboard.Panel:
+    return time_series(
+        "Load average",
+        "Processes running or waiting for CPU, averaged over 1, 5 and 15 minutes.",
+        "short",
+        [
+            query(f"node_load1{{{INSTANCE}}}", "1 min {{instance}}"),
+            query(f"node_load5{{{INSTANCE}}}", "5 min {{instance}}"),
+            query(f"node_load15{{{INSTANCE}}}", "15 min {{instance}}"),
+        ],
+        width=8,
+    )
+
+
+def disk_io() -> dashboard.Panel:
+    return time_series(
+        "Disk I/O",
+        "Bytes read and written per second, per device.",
+        "Bps",
+        [
+            query(
+                f"rate(node_disk_read_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                "read {{device}}",
+            ),
+            query(
+                f"rate(node_disk_written_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                "written {{device}}",
+            ),
+        ],
+        width=8,
+    )
+
+
+def network() -> dashboard.Panel:
+    return time_series(
+        "Network",
+        "Bytes received and sent per second, per interface.",
+        "Bps",
+        [
+            query(
+                f"rate(node_network_receive_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                "received {{device}}",
+            ),
+            query(
+                f"rate(node_network_transmit_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                "sent {{device}}",
+            ),
+        ],
+        width=8,
+    )
+
+
+def firing_alerts() -> dashboard.Panel:
+    return table_panel(
+        "Firing alerts",
+        "Every alert Prometheus fires now, from painel's rules and any other.",
+        "none",
+        [query('ALERTS{alertstate="firing"}', instant=True, table_format=True)],
+        rename={
+            "alertname": "Alert",
+            "severity": "Severity",
+            "instance": "Instance",
+            "job": "Job",
+        },
+        hide=("alertstate", "Value"),
+        keep=("job", "instance"),
+        width=24,
+        height=8,
+    )
+
+
 def build() -> dashboard.Dashboard:
     return (
         new_dashboard(
@@ -54,125 +184,15 @@ def build() -> dashboard.Dashboard:
             "now-6h",
         )
         .with_variable(label_variable("instance", "Host", "node_boot_time_seconds", "instance"))
-        .with_panel(utilisation_now("CPU busy", CPU, "Share of CPU time not idle"))
-        .with_panel(utilisation_now("Memory used", MEMORY, "Share of memory not available"))
-        .with_panel(
-            utilisation_now("Fullest filesystem", f"max by (instance) ({DISK})", "Fullest disk")
-        )
-        .with_panel(
-            stat_panel(
-                "Uptime",
-                "Time since the host booted.",
-                "s",
-                [
-                    query(
-                        f"time() - node_boot_time_seconds{{{INSTANCE}}}",
-                        "{{instance}}",
-                        instant=True,
-                    )
-                ],
-                width=6,
-            )
-        )
-        .with_panel(
-            utilisation_trend(
-                "CPU",
-                "Share of CPU time busy (5-minute rates) and its 1-hour average as the trend.",
-                [
-                    query(CPU, "{{instance}}"),
-                    query(f"avg_over_time({CPU}[1h])", "{{instance}} 1 h average"),
-                ],
-            )
-        )
-        .with_panel(
-            utilisation_trend(
-                "Memory",
-                "Share of memory used and its 1-hour average as the trend.",
-                [
-                    query(MEMORY, "{{instance}}"),
-                    query(f"avg_over_time({MEMORY}[1h])", "{{instance}} 1 h average"),
-                ],
-            )
-        )
-        .with_panel(
-            utilisation_trend(
-                "Disk",
-                "Share of each filesystem used, and where the last 6 hours' linear trend "
-                "puts it in 24 hours.",
-                [
-                    query(DISK, "{{mountpoint}}"),
-                    query(
-                        f"clamp(predict_linear({DISK}[6h], 86400), 0, 1)",
-                        "{{mountpoint}} in 24 h (trend)",
-                    ),
-                ],
-            )
-        )
-        .with_panel(
-            time_series(
-                "Load average",
-                "Processes running or waiting for CPU, averaged over 1, 5 and 15 minutes.",
-                "short",
-                [
-                    query(f"node_load1{{{INSTANCE}}}", "1 min {{instance}}"),
-                    query(f"node_load5{{{INSTANCE}}}", "5 min {{instance}}"),
-                    query(f"node_load15{{{INSTANCE}}}", "15 min {{instance}}"),
-                ],
-                width=8,
-            )
-        )
-        .with_panel(
-            time_series(
-                "Disk I/O",
-                "Bytes read and written per second, per device.",
-                "Bps",
-                [
-                    query(
-                        f"rate(node_disk_read_bytes_total{{{INSTANCE}}}[$__rate_interval])",
-                        "read {{device}}",
-                    ),
-                    query(
-                        f"rate(node_disk_written_bytes_total{{{INSTANCE}}}[$__rate_interval])",
-                        "written {{device}}",
-                    ),
-                ],
-                width=8,
-            )
-        )
-        .with_panel(
-            time_series(
-                "Network",
-                "Bytes received and sent per second, per interface.",
-                "Bps",
-                [
-                    query(
-                        f"rate(node_network_receive_bytes_total{{{INSTANCE}}}[$__rate_interval])",
-                        "received {{device}}",
-                    ),
-                    query(
-                        f"rate(node_network_transmit_bytes_total{{{INSTANCE}}}[$__rate_interval])",
-                        "sent {{device}}",
-                    ),
-                ],
-                width=8,
-            )
-        )
-        .with_panel(
-            table_panel(
-                "Firing alerts",
-                "Every alert Prometheus fires now, from painel's rules and any other.",
-                "none",
-                [query('ALERTS{alertstate="firing"}', instant=True, table_format=True)],
-                rename={
-                    "alertname": "Alert",
-                    "severity": "Severity",
-                    "instance": "Instance",
-                    "job": "Job",
-                },
-                hide=("alertstate", "Value"),
-                keep=("job", "instance"),
-                width=24,
-                height=8,
-            )
-        )
+        .with_panel(cpu_now())
+        .with_panel(memory_now())
+        .with_panel(fullest_filesystem_now())
+        .with_panel(uptime())
+        .with_panel(cpu_trend())
+        .with_panel(memory_trend())
+        .with_panel(disk_trend())
+        .with_panel(load_average())
+        .with_panel(disk_io())
+        .with_panel(network())
+        .with_panel(firing_alerts())
     )
