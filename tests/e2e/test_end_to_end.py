@@ -30,16 +30,11 @@ from datetime import datetime
 import httpx
 import pytest
 
+from dashboard_checks.queries import PanelQuery, TimeRange, iter_panel_queries, substitute
 from demo import load
 from demo.stack import Stack
-from grafana.generate import BOARDS, render
-from grafana.queries import (
-    PanelQuery,
-    TimeRange,
-    iter_panel_queries,
-    parse_duration,
-    substitute,
-)
+from grafana.generator.generate import BOARDS, render
+from promql_checks.durations import parse_duration
 from tests.e2e import yesterday
 from tests.support.exporter import Scrape
 

@@ -1,9 +1,9 @@
 """Whether what a collector publishes is documented: its README metric row (read by
-grafana.catalog, the one parser of those rows) names its type and labels."""
+promql_checks.catalog, the one parser of those rows) names its type and labels."""
 
 from __future__ import annotations
 
-from grafana.catalog import readme_rows
+from promql_checks.catalog import readme_rows
 
 
 def undocumented(scrape, prefixes: tuple[str, ...]) -> list[str]:

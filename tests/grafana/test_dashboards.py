@@ -11,14 +11,20 @@ import httpx
 import pytest
 import yaml
 
+from dashboard_checks.lint import lint
+from dashboard_checks.queries import (
+    TimeRange,
+    iter_panel_queries,
+    iter_panels,
+    query_variable_selectors,
+)
+from django_middleware.conf import DEFAULTS
 from exporter.config import build_parser
-from grafana.catalog import readme_metrics
-from grafana.generate import DASHBOARDS_DIR, rendered
-from grafana.lint import lint
-from grafana.promql import metric_names, selectors, unknown_labels
-from grafana.queries import TimeRange, iter_panel_queries, iter_panels, query_variable_selectors
+from grafana.generator.generate import DASHBOARDS_DIR, rendered
 from prometheus.render_config import COMMITTED_CONFIG
-from tests.grafana.published import CONTRACT, published_labels, published_metrics
+from promql_checks.catalog import published_labels, published_metrics, readme_metrics
+from promql_checks.expressions import metric_names, selectors, unknown_labels
+from tests.grafana.contract import CONTRACT
 from tests.prometheus.promtool import promtool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +64,7 @@ TIME_RANGES = [TimeRange(), TimeRange(range_seconds=7 * 86400, scrape_interval_s
 
 def test_committed_json_is_what_the_generator_writes():
     committed = {name: path.read_text() for name, path in _files().items()}
-    assert committed == rendered(), "run `python -m grafana.generate` and commit the JSON"
+    assert committed == rendered(), "run `python -m grafana.generator.generate` and commit the JSON"
 
 
 def _files() -> dict[str, Path]:
@@ -162,6 +168,15 @@ def test_requests_dashboard_has_the_panels_and_variables_the_issue_lists():
     assert {"Endpoint", "Method", "Tenant", "User", "Time", "Duration"} <= set(columns)
     assert any('status=~"5.."' in e for e in exprs(panel(requests, "4xx and 5xx responses")))
     assert "exception" in exprs(panel(requests, "Exceptions by type"))[0]
+
+
+def test_response_time_draws_the_middlewares_default_slow_threshold():
+    trend = panel(board("painel-requests"), "Response time")
+    steps = trend["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps if s["color"] != "transparent"] == [
+        DEFAULTS["SLOW_REQUEST_THRESHOLD"]
+    ]
+    assert trend["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
 
 
 def test_errors_dashboard_shows_hourly_bars_over_24_hours_and_the_top_5_exceptions():

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from grafana.generate import DASHBOARDS_DIR
-from grafana.lint import lint
-from grafana.queries import iter_panels
-from tests.grafana.published import published_metrics
+from dashboard_checks.lint import lint
+from dashboard_checks.queries import iter_panels
+from grafana.generator.generate import DASHBOARDS_DIR
+from promql_checks.catalog import published_metrics
 
 REQUESTS = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from grafana.generate import DASHBOARDS_DIR
-from grafana.queries import TimeRange, iter_panel_queries
+from dashboard_checks.queries import TimeRange, iter_panel_queries
+from grafana.generator.generate import DASHBOARDS_DIR
 from tests.prometheus.promtool import promtool
 
 HOUR = TimeRange(range_seconds=3600)

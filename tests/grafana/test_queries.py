@@ -1,10 +1,10 @@
-"""Grafana's variable substitution, as grafana/queries.py reproduces it."""
+"""Grafana's variable substitution, as dashboard_checks/queries.py reproduces it."""
 
 from __future__ import annotations
 
 import pytest
 
-from grafana.queries import TimeRange, iter_panel_queries, substitute
+from dashboard_checks.queries import TimeRange, iter_panel_queries, substitute
 
 DASHBOARD = {
     "title": "t",

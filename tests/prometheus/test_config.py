@@ -10,7 +10,6 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from grafana.queries import parse_duration
 from prometheus.render_config import (
     COMMITTED_CONFIG,
     main,
@@ -18,6 +17,7 @@ from prometheus.render_config import (
     render_config,
     write_config,
 )
+from promql_checks.durations import parse_duration
 from tests.prometheus.promtool import promtool
 from tests.support.ports import free_port
 from tests.support.prometheus import PrometheusServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from grafana.panels import (
+from grafana.generator.panels import (
     SLOW_THRESHOLD_SECONDS,
     label_variable,
     new_dashboard,

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from promql_checks.durations import parse_duration
+
 ALL = "$__all"
 DEFAULT_MAX_DATA_POINTS = 1000
 
@@ -30,8 +32,6 @@ DEFAULT_MAX_DATA_POINTS = 1000
 _VARIABLE = re.compile(
     r"\$(?P<plain>\w+)|\$\{(?P<braced>\w+)(?::(?P<format>\w+))?\}|\[\[(?P<old>\w+)\]\]"
 )
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,6 @@ class PanelQuery:
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.dashboard, self.panel, self.ref_id, self.expr))
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Grafana/Prometheus duration such as "1h30m", "750s" or "now-24h"."""
-    text = text.strip().removeprefix("now-")
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"not a duration: {text!r}")
-    return sum(float(n) * _SECONDS[u] for n, u in parts)
 
 
 def _seconds(value: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from grafana.panels import (
+from grafana.generator.panels import (
     label_variable,
     new_dashboard,
     one_zero_mappings,
@@ -111,92 +111,108 @@ def tasks_in_last_hour(title: str, description: str, metrics: list[str]) -> dash
     )
 
 
-def celery_panels() -> list[dashboard.Panel]:
-    return [
-        time_series(
-            "Tasks queued",
-            "Tasks waiting in each broker queue.",
-            "short",
-            [query(f"celery_queue_length{{{QUEUE}}}", "{{queue_name}}")],
-            width=12,
-        ),
-        time_series(
-            "Tasks processed and failed",
-            "Tasks finished per second, succeeded and failed, per task.",
-            "cps",
-            [
-                query(
-                    f"sum by (name) ({rate('celery_task_succeeded_total', QUEUE)})",
-                    "succeeded {{name}}",
-                ),
-                query(
-                    f"sum by (name) ({rate('celery_task_failed_total', QUEUE)})", "failed {{name}}"
-                ),
-                query(
-                    f"sum by (name) ({rate('celery_task_retried_total', QUEUE)})",
-                    "retried {{name}}",
-                ),
-            ],
-            width=12,
-        ),
-        tasks_in_last_hour(
-            "Processed in the last hour",
-            "Tasks that finished (succeeded or failed) in the last hour.",
-            ["celery_task_succeeded_total", "celery_task_failed_total"],
-        ),
-        tasks_in_last_hour(
-            "Failed in the last hour",
-            "Tasks that failed in the last hour.",
-            ["celery_task_failed_total"],
-        ),
-        stat_panel(
-            "Workers up",
-            "Celery workers sending heartbeats now.",
-            "short",
-            [query("sum(celery_worker_up)", instant=True)],
-            colours=thresholds((None, "red"), (1, "green")),
-            width=6,
-        ),
-        stat_panel(
-            "Tasks running",
-            "Tasks the workers are executing now.",
-            "short",
-            [query("sum(celery_worker_tasks_active)", instant=True)],
-            width=6,
-        ),
-        time_series(
-            "Average processing time",
-            "Average run time of each task's successful runs (the exporter times those only); "
-            "a task with no successful run in the interval has no line.",
-            "s",
-            [
-                # `> 0` drops the runs-per-second that are 0, so a task that only fails
-                # reads no value instead of 0/0 = NaN.
-                query(
-                    f"sum by (name) ({rate('celery_task_runtime_sum', QUEUE)})"
-                    f" / (sum by (name) ({rate('celery_task_runtime_count', QUEUE)}) > 0)",
-                    "{{name}}",
-                )
-            ],
-            width=12,
-        ),
-        time_series(
-            "Failures by exception",
-            "Failed tasks per second, per task and exception.",
-            "cps",
-            [
-                query(
-                    f"sum by (name, exception) ({rate('celery_task_failed_total', QUEUE)})",
-                    "{{name}}: {{exception}}",
-                )
-            ],
-            width=12,
-        ),
-    ]
+def tasks_queued() -> dashboard.Panel:
+    return time_series(
+        "Tasks queued",
+        "Tasks waiting in each broker queue.",
+        "short",
+        [query(f"celery_queue_length{{{QUEUE}}}", "{{queue_name}}")],
+        width=12,
+    )
+
+
+def tasks_processed_and_failed() -> dashboard.Panel:
+    return time_series(
+        "Tasks processed and failed",
+        "Tasks finished per second, succeeded and failed, per task.",
+        "cps",
+        [
+            query(
+                f"sum by (name) ({rate('celery_task_succeeded_total', QUEUE)})",
+                "succeeded {{name}}",
+            ),
+            query(f"sum by (name) ({rate('celery_task_failed_total', QUEUE)})", "failed {{name}}"),
+            query(
+                f"sum by (name) ({rate('celery_task_retried_total', QUEUE)})", "retried {{name}}"
+            ),
+        ],
+        width=12,
+    )
+
+
+def processed_in_last_hour() -> dashboard.Panel:
+    return tasks_in_last_hour(
+        "Processed in the last hour",
+        "Tasks that finished (succeeded or failed) in the last hour.",
+        ["celery_task_succeeded_total", "celery_task_failed_total"],
+    )
+
+
+def failed_in_last_hour() -> dashboard.Panel:
+    return tasks_in_last_hour(
+        "Failed in the last hour",
+        "Tasks that failed in the last hour.",
+        ["celery_task_failed_total"],
+    )
+
+
+def workers_up() -> dashboard.Panel:
+    return stat_panel(
+        "Workers up",
+        "Celery workers sending heartbeats now.",
+        "short",
+        [query("sum(celery_worker_up)", instant=True)],
+        colours=thresholds((None, "red"), (1, "green")),
+        width=6,
+    )
+
+
+def tasks_running() -> dashboard.Panel:
+    return stat_panel(
+        "Tasks running",
+        "Tasks the workers are executing now.",
+        "short",
+        [query("sum(celery_worker_tasks_active)", instant=True)],
+        width=6,
+    )
+
+
+def average_processing_time() -> dashboard.Panel:
+    return time_series(
+        "Average processing time",
+        "Average run time of each task's successful runs (the exporter times those only); "
+        "a task with no successful run in the interval has no line.",
+        "s",
+        [
+            # `> 0` drops the runs-per-second that are 0, so a task that only fails
+            # reads no value instead of 0/0 = NaN.
+            query(
+                f"sum by (name) ({rate('celery_task_runtime_sum', QUEUE)})"
+                f" / (sum by (name) ({rate('celery_task_runtime_count', QUEUE)}) > 0)",
+                "{{name}}",
+            )
+        ],
+        width=12,
+    )
+
+
+def failures_by_exception() -> dashboard.Panel:
+    return time_series(
+        "Failures by exception",
+        "Failed tasks per second, per task and exception.",
+        "cps",
+        [
+            query(
+                f"sum by (name, exception) ({rate('celery_task_failed_total', QUEUE)})",
+                "{{name}}: {{exception}}",
+            )
+        ],
+        width=12,
+    )
 
 
 def build() -> dashboard.Dashboard:
-    board = (
+    return (
         new_dashboard(
             UID,
             "painel / Redis and Celery",
@@ -207,10 +223,19 @@ def build() -> dashboard.Dashboard:
         .with_variable(label_variable("addr", "Redis", "redis_up", "addr"))
         .with_variable(label_variable("queue", "Queue", "celery_queue_length", "queue_name"))
         .with_row(dashboard.Row("Redis"))
+        .with_panel(redis_up())
+        .with_panel(hit_rate())
+        .with_panel(memory())
+        .with_panel(commands())
+        .with_panel(clients())
+        .with_panel(evictions())
+        .with_row(dashboard.Row("Celery"))
+        .with_panel(tasks_queued())
+        .with_panel(tasks_processed_and_failed())
+        .with_panel(processed_in_last_hour())
+        .with_panel(failed_in_last_hour())
+        .with_panel(workers_up())
+        .with_panel(tasks_running())
+        .with_panel(average_processing_time())
+        .with_panel(failures_by_exception())
     )
-    for panel in (redis_up(), hit_rate(), memory(), commands(), clients(), evictions()):
-        board = board.with_panel(panel)
-    board = board.with_row(dashboard.Row("Celery"))
-    for panel in celery_panels():
-        board = board.with_panel(panel)
-    return board

@@ -11,6 +11,7 @@ A histogram `x` also provides `x_bucket`, `x_sum` and `x_count` (counters).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -159,3 +160,16 @@ def expand_histograms(metrics: Mapping[str, str]) -> dict[str, str]:
         elif kind == "info" and not name.endswith("_info"):
             expanded[name + "_info"] = "gauge"
     return expanded
+
+
+@functools.cache
+def published_metrics() -> dict[str, str]:
+    """known_metrics() of this checkout, read once (the README and rules do not change while
+    the tests run)."""
+    return known_metrics()
+
+
+@functools.cache
+def published_labels() -> dict[str, set[str]]:
+    """known_labels() of this checkout, read once."""
+    return known_labels()

@@ -6,7 +6,14 @@ from grafana_foundation_sdk.builders import bargauge, dashboard
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 
-from grafana.panels import framed, new_dashboard, query, thresholds, time_series, with_targets
+from grafana.generator.panels import (
+    framed,
+    new_dashboard,
+    query,
+    thresholds,
+    time_series,
+    with_targets,
+)
 
 UID = "painel-errors"
 # The logs collector labels levels in lower case, FATAL counted as critical.

@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from grafana.promql import COUNTER_FUNCTIONS, selectors
-from grafana.queries import iter_panels, substitute
+from dashboard_checks.queries import iter_panels, substitute
+from promql_checks.expressions import COUNTER_FUNCTIONS, selectors
 
 DATASOURCE_UIDS = frozenset({"$datasource", "${datasource}"})
 UID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -57,7 +57,7 @@ FIXED_WINDOW_EXCLUSIONS = {
 
 
 def lint(dashboard: Mapping[str, Any], known: Mapping[str, str]) -> list[str]:
-    """Every problem of `dashboard`; `known` maps metric names to types (see catalog)."""
+    """Every problem of `dashboard`; `known` maps metric names to types (promql_checks.catalog)."""
     title = dashboard.get("title", "?")
     problems = [f"{title}: {p}" for p in _dashboard_problems(dashboard)]
     for panel in iter_panels(dashboard):

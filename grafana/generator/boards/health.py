@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import dashboard, statetimeline
 from grafana_foundation_sdk.models.common import VisibilityMode
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
-from grafana.panels import (
+from grafana.generator.panels import (
     framed,
     label_variable,
     new_dashboard,
@@ -52,32 +52,6 @@ def uptime(window: str) -> dashboard.Panel:
     )
 
 
-# Day over day: (title, unit, expression with {offset} where `offset 1d` goes, up is good).
-COMPARISONS = [
-    ("Requests per second", "reqps", "sum(job:django_http_requests:rate5m{offset})", True),
-    (
-        "Server errors per second",
-        "reqps",
-        "sum(job:django_http_requests_5xx:rate5m{offset})",
-        False,
-    ),
-    (
-        "p95 response time",
-        "s",
-        "histogram_quantile(0.95, sum by (le) "
-        "(job:django_http_request_duration_seconds_bucket:rate5m{offset}))",
-        False,
-    ),
-    (
-        "Average response time",
-        "s",
-        "sum(job:django_http_request_duration_seconds_sum:rate5m{offset})"
-        " / sum(job:django_http_request_duration_seconds_count:rate5m{offset})",
-        False,
-    ),
-]
-
-
 def change_query(now: str, yesterday: str) -> str:
     """Percent change with the arrow as a label: ▲ for up (or equal), ▼ for down."""
     # Bracketed: either side may be a quotient itself (the average response time).
@@ -89,6 +63,8 @@ def change_query(now: str, yesterday: str) -> str:
 
 
 def day_over_day(title: str, unit: str, template: str, up_is_good: bool) -> dashboard.Panel:
+    """`template` now, `template` yesterday and the change: {offset} in `template` is where
+    `offset 1d` goes; `up_is_good` colours a rise green, else red."""
     now = template.format(offset="")
     yesterday = template.format(offset=" offset 1d")
     good, bad = ("green", "red") if up_is_good else ("red", "green")
@@ -119,8 +95,82 @@ def day_over_day(title: str, unit: str, template: str, up_is_good: bool) -> dash
     )
 
 
+def health_check_history() -> dashboard.Panel:
+    return history(
+        "Health-check history (last 50 checks)",
+        "Each cell is one health check of the target's /health: ok or failed.",
+        f"probe_success{{{TARGET}}}",
+        "{{target}}",
+    )
+
+
+def component_history() -> dashboard.Panel:
+    return history(
+        "Components (last 50 checks)",
+        "Each component the target's /health reports (database, cache, broker...).",
+        f"health_component_up{{{TARGET}}}",
+        "{{target}} {{component}}",
+    )
+
+
+def last_http_status() -> dashboard.Panel:
+    return stat_panel(
+        "Last HTTP status",
+        "Status code of the last health check (0: no answer).",
+        "none",
+        [query(f"probe_http_status_code{{{TARGET}}}", "{{target}}", instant=True)],
+        mappings=status_code_mappings(),
+        width=12,
+    )
+
+
+def health_check_response_time() -> dashboard.Panel:
+    return time_series(
+        "Health-check response time",
+        "How long each health check took to answer.",
+        "s",
+        [query(f"probe_duration_seconds{{{TARGET}}}", "{{target}}")],
+        width=24,
+    )
+
+
+def requests_against_yesterday() -> dashboard.Panel:
+    return day_over_day(
+        "Requests per second", "reqps", "sum(job:django_http_requests:rate5m{offset})", True
+    )
+
+
+def server_errors_against_yesterday() -> dashboard.Panel:
+    return day_over_day(
+        "Server errors per second",
+        "reqps",
+        "sum(job:django_http_requests_5xx:rate5m{offset})",
+        False,
+    )
+
+
+def p95_against_yesterday() -> dashboard.Panel:
+    return day_over_day(
+        "p95 response time",
+        "s",
+        "histogram_quantile(0.95, sum by (le) "
+        "(job:django_http_request_duration_seconds_bucket:rate5m{offset}))",
+        False,
+    )
+
+
+def average_response_time_against_yesterday() -> dashboard.Panel:
+    return day_over_day(
+        "Average response time",
+        "s",
+        "sum(job:django_http_request_duration_seconds_sum:rate5m{offset})"
+        " / sum(job:django_http_request_duration_seconds_count:rate5m{offset})",
+        False,
+    )
+
+
 def build() -> dashboard.Dashboard:
-    board = (
+    return (
         new_dashboard(
             UID,
             "painel / Health and trends",
@@ -130,45 +180,15 @@ def build() -> dashboard.Dashboard:
         )
         .with_variable(label_variable("target", "Target", "probe_success", "target"))
         .with_row(dashboard.Row("Health checks"))
-        .with_panel(
-            history(
-                "Health-check history (last 50 checks)",
-                "Each cell is one health check of the target's /health: ok or failed.",
-                f"probe_success{{{TARGET}}}",
-                "{{target}}",
-            )
-        )
-        .with_panel(
-            history(
-                "Components (last 50 checks)",
-                "Each component the target's /health reports (database, cache, broker...).",
-                f"health_component_up{{{TARGET}}}",
-                "{{target}} {{component}}",
-            )
-        )
+        .with_panel(health_check_history())
+        .with_panel(component_history())
         .with_panel(uptime("24h"))
         .with_panel(uptime("7d"))
-        .with_panel(
-            stat_panel(
-                "Last HTTP status",
-                "Status code of the last health check (0: no answer).",
-                "none",
-                [query(f"probe_http_status_code{{{TARGET}}}", "{{target}}", instant=True)],
-                mappings=status_code_mappings(),
-                width=12,
-            )
-        )
-        .with_panel(
-            time_series(
-                "Health-check response time",
-                "How long each health check took to answer.",
-                "s",
-                [query(f"probe_duration_seconds{{{TARGET}}}", "{{target}}")],
-                width=24,
-            )
-        )
+        .with_panel(last_http_status())
+        .with_panel(health_check_response_time())
         .with_row(dashboard.Row("Today against yesterday"))
+        .with_panel(requests_against_yesterday())
+        .with_panel(server_errors_against_yesterday())
+        .with_panel(p95_against_yesterday())
+        .with_panel(average_response_time_against_yesterday())
     )
-    for title, unit, template, up_is_good in COMPARISONS:
-        board = board.with_panel(day_over_day(title, unit, template, up_is_good))
-    return board

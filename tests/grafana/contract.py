@@ -1,12 +1,6 @@
-"""The metrics a query or rule may use, and their labels: catalog.known_metrics() and
-catalog.known_labels(), which read the README, and the shared contract's names, which the
-README must document."""
+"""The shared contract's metric names (the issue texts), which the README must document."""
 
 from __future__ import annotations
-
-import functools
-
-from grafana.catalog import known_labels, known_metrics
 
 # The shared contract's metric names (the issue texts), by type.
 CONTRACT = {
@@ -73,13 +67,3 @@ CONTRACT = {
         "redis_latency_seconds",
     ],
 }
-
-
-@functools.cache
-def published_metrics() -> dict[str, str]:
-    return known_metrics()
-
-
-@functools.cache
-def published_labels() -> dict[str, set[str]]:
-    return known_labels()

@@ -1,7 +1,7 @@
-"""Write painel's dashboards as JSON into grafana/dashboards/ (`python -m grafana.generate`).
+"""Write painel's dashboards into grafana/dashboards/ (`python -m grafana.generator.generate`).
 
 The committed JSON is this output; tests/grafana fails when they differ, so change the
-Python in grafana/boards/ and run this again.
+Python in grafana/generator/boards/ and run this again.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from grafana.boards import errors, health, redis_celery, requests, system
+from grafana.generator.boards import errors, health, redis_celery, requests, system
 
-DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
+DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "dashboards"
 BOARDS: dict[str, Callable[[], Dashboard]] = {
     "requests": requests.build,
     "errors": errors.build,

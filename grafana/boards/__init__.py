@@ -1,1 +1,0 @@
-"""One module per dashboard; each `build()` returns its grafana-foundation-sdk builder."""
