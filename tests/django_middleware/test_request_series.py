@@ -11,18 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from django_middleware.conf import DEFAULT_BUCKETS
-from tests.support.gunicorn import GunicornServer
+from local_services.gunicorn import GunicornServer
+from local_services.paths import REPO_ROOT
 
 from . import request_series_writer as writer
 from .helpers import WSGI_APP, server_env
-from .multiprocess_helpers import ROOT, parse, scrape_ours_text, scrape_stock_text
+from .multiprocess_helpers import parse, scrape_ours_text, scrape_stock_text
 
 
 def write(how: str, directory) -> dict:
     directory.mkdir()
     out = subprocess.run(
         [sys.executable, "-m", "tests.django_middleware.request_series_writer", how, directory],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,

@@ -12,7 +12,7 @@ from exporter.collector import Collector
 from exporter.scrape import Scraper
 from exporter.server import landing_page
 from exporter.targets import mask_url
-from tests.support.exporter import ExporterProcess
+from local_services.exporter import ExporterProcess
 
 
 def _threads(pid: int) -> int:

@@ -10,7 +10,7 @@ import pytest
 from grafana.generate import DASHBOARDS_DIR
 from grafana.lint import lint
 from grafana.queries import iter_panels
-from tests.grafana.published import published_metrics
+from tests.support.published import published_metrics
 
 REQUESTS = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
 

@@ -11,6 +11,8 @@ import yaml
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from grafana.queries import parse_duration
+from local_services.ports import free_port
+from local_services.prometheus import PrometheusServer
 from prometheus.render_config import (
     COMMITTED_CONFIG,
     main,
@@ -18,9 +20,7 @@ from prometheus.render_config import (
     render_config,
     write_config,
 )
-from tests.prometheus.promtool import promtool
-from tests.support.ports import free_port
-from tests.support.prometheus import PrometheusServer
+from tests.support.promtool import promtool
 
 
 def check_config(path: Path) -> subprocess.CompletedProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,13 +13,13 @@ from django_middleware.conf import DEFAULT_BUCKETS, DEFAULTS
 from grafana.catalog import iter_rules, readme_table, recording_rules, rule_files
 from grafana.panels import SLOW_THRESHOLD_SECONDS
 from grafana.promql import metric_names, unknown_labels
-from tests.grafana.published import published_labels, published_metrics
-from tests.prometheus.promtool import promtool
+from local_services.paths import REPO_ROOT
 from tests.support.markdown import github_anchor
+from tests.support.promtool import promtool
+from tests.support.published import published_labels, published_metrics
 
-REPO = Path(__file__).resolve().parents[2]
-PROMETHEUS_DIR = REPO / "prometheus"
-RUNBOOK = REPO / "docs" / "runbook.md"
+PROMETHEUS_DIR = REPO_ROOT / "prometheus"
+RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 
 
 def alerts() -> list[dict]:
@@ -130,7 +129,7 @@ def test_amtool_accepts_the_alertmanager_config():
 
 
 def test_readme_documents_every_recording_rule_and_no_other():
-    documented = readme_table((REPO / "README.md").read_text(), "Recording rules")
+    documented = readme_table((REPO_ROOT / "README.md").read_text(), "Recording rules")
     assert set(documented) == set(recording_rules())
     assert set(documented.values()) == {"gauge"}
 
