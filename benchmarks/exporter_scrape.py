@@ -1,6 +1,7 @@
 """/metrics latency: painel-exporter against Debian's prometheus-node-exporter, side by side.
 
-Run by hand: .venv/bin/python benchmarks/exporter_scrape.py [--requests 300]
+Run by hand from the repository root: .venv/bin/python -m benchmarks.exporter_scrape
+[--requests 300].
 Both run on free local ports at the same time and are scraped alternately, one new
 connection per scrape as Prometheus does after an idle interval, so both see the same
 machine load. painel-exporter runs the system and redis collectors against a real
@@ -18,14 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.support.exporter import (  # noqa: E402 - needs the path above
-    ExporterProcess,
-    NodeExporterProcess,
-    node_exporter_binary,
-)
-from tests.support.redis import RedisServer  # noqa: E402
+from local_services.exporter import ExporterProcess
+from local_services.node_exporter import NodeExporterProcess, node_exporter_binary
+from local_services.redis import RedisServer
 
 
 def scrape_seconds(url: str) -> tuple[float, int]:

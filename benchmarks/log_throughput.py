@@ -1,6 +1,6 @@
 """Log collector throughput against mtail, on the same file in the same run.
 
-    .venv/bin/python benchmarks/log_throughput.py [--lines 2000000]
+    .venv/bin/python -m benchmarks.log_throughput [--lines 2000000]   # from the repository root
 
 Generates a Python log ('asctime LEVEL logger message', with tracebacks) knowing its exact
 counts, starts painel-exporter (logs collector only) and mtail 3.0 (Debian's package,
@@ -26,10 +26,9 @@ from pathlib import Path
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.support.ports import free_port, wait_for_port  # noqa: E402
+from local_services.paths import REPO_ROOT
+from local_services.ports import free_port
+from local_services.waiting import wait_for_port
 
 LEVELS = ["INFO"] * 70 + ["DEBUG"] * 15 + ["WARNING"] * 10 + ["ERROR"] * 4 + ["CRITICAL"]
 TRACEBACK = (
@@ -149,7 +148,7 @@ def main() -> None:
     exporter_proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{exporter_port}",
          "--collectors", "logs", "--log-file", f"bench={target}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "exporter.err", "wb"),  # noqa: SIM115
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "exporter.err", "wb"),  # noqa: SIM115
     )  # fmt: skip
     try:
         wait_for_port(mtail_port)

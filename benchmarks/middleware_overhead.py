@@ -1,6 +1,6 @@
 """Per-request overhead of MetricsMiddleware against django-prometheus, over bare Django.
 
-    .venv/bin/python benchmarks/middleware_overhead.py [--processes 6] [--rounds 30]
+    .venv/bin/python -m benchmarks.middleware_overhead [--processes 6] [--rounds 30]   # from the root
 
 Three WSGI handlers live in each benchmark process: bare Django, django-prometheus's
 Before/After middleware and painel's MetricsMiddleware. The process times batches of
@@ -28,9 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from local_services.paths import REPO_ROOT
+
 VARIANTS = {
     "bare": [],
     "django-prometheus": [
@@ -132,7 +132,7 @@ def run_child(requests: int, rounds: int) -> dict[str, float]:
 
 
 def measure(multiprocess: bool, requests: int, rounds: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with tempfile.TemporaryDirectory(prefix="painel-bench-") as multiproc_dir:
         if multiprocess:

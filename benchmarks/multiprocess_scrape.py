@@ -1,6 +1,6 @@
 """Scrape time of multiprocess /metrics: ours against prometheus_client's MultiProcessCollector.
 
-    .venv/bin/python benchmarks/multiprocess_scrape.py [--pairs 2000] [--live 4]
+    .venv/bin/python -m benchmarks.multiprocess_scrape [--pairs 2000] [--live 4]   # from the root
 
 Every worker is a real process (forked) that writes the app's metrics for `--pairs`
 endpoint-tenant pairs: django_http_requests_total and the 11-bucket
@@ -23,14 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 # What Prometheus 2 sends when it scrapes: OpenMetrics first.
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
     "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
+# The middleware tests' Django project, which gunicorn imports by name: painel's middleware
+# and /metrics view, nothing of the demo.
+TEST_PROJECT = "tests.django_middleware.project"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -283,10 +283,12 @@ def scrape_through_gunicorn(base: Path, ours_dir: Path, workers: int, runs: int)
     (the live workers' and the merged ones) beside its own workers' files."""
     import httpx
 
-    from tests.django_middleware.helpers import WSGI_APP, server_env
-    from tests.support.gunicorn import GunicornServer
+    from local_services.gunicorn import GunicornServer
 
-    server = GunicornServer(base / "gunicorn", WSGI_APP, workers=workers, env=server_env())
+    settings = {"DJANGO_SETTINGS_MODULE": f"{TEST_PROJECT}.settings"}
+    server = GunicornServer(
+        base / "gunicorn", f"{TEST_PROJECT}.wsgi:application", workers=workers, env=settings
+    )
     server.start()
     try:
         for path in ours_dir.glob("*.db"):

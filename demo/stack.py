@@ -6,7 +6,7 @@ and the load. Each listens on 127.0.0.1, on a fixed port away from the standard 
 that port is free and on any free port when it is not. Ctrl-C or SIGTERM stops them all,
 and so does --duration.
 
-The processes are started with the same helpers the tests use (tests/support/), so the
+The processes are started with the same helpers the tests use (local_services/), so the
 stack a person runs is the stack the end-to-end test checks.
 """
 
@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo import load
-from tests.support.gunicorn import GunicornServer
-from tests.support.ports import free_port, wait_for_port
-from tests.support.process import ManagedProcess
-from tests.support.prometheus import AlertmanagerServer, PrometheusServer
-from tests.support.redis import RedisServer
+from local_services.gunicorn import GunicornServer
+from local_services.paths import REPO_ROOT
+from local_services.ports import free_port
+from local_services.process import ManagedProcess
+from local_services.prometheus import AlertmanagerServer, PrometheusServer
+from local_services.redis import RedisServer
+from local_services.waiting import wait_for_port
 
-REPO = Path(__file__).resolve().parent.parent
 CELERY_NODENAME = "demo@localhost"
 
 # Away from 6379, 8000, 9090, 9093, which other software on a machine likely holds.
@@ -121,18 +122,20 @@ class Stack:
         ]  # fmt: skip
         # The worker serves no /metrics: its prometheus_client stays in-process.
         celery_env = {**self.app_env(), "PROMETHEUS_MULTIPROC_DIR": ""}
-        self.celery = ManagedProcess("celery", celery_argv, self.workdir, env=celery_env, cwd=REPO)
+        self.celery = ManagedProcess(
+            "celery", celery_argv, self.workdir, env=celery_env, cwd=REPO_ROOT
+        )
         self.exporter = ManagedProcess(
             "exporter",
             [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.ports['exporter']}"],
             self.workdir,
             env=self.exporter_env(),
-            cwd=REPO,
+            cwd=REPO_ROOT,
         )
         self.alertmanager = AlertmanagerServer(
             self.workdir / "alertmanager",
             port=self.ports["alertmanager"],
-            config=REPO / "prometheus" / "alertmanager.yml",
+            config=REPO_ROOT / "prometheus" / "alertmanager.yml",
         )
         self.prometheus = PrometheusServer(
             self.workdir / "prometheus",
@@ -294,8 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         help="stop by itself after this many seconds (0: run until Ctrl-C or SIGTERM) "
         "[env PAINEL_STACK_DURATION]",
     )
-    parser.add_argument("--workdir", type=Path, default=REPO / "run", help="state and logs")
-    parser.add_argument("--log-dir", type=Path, default=REPO / "logs", help="the app's logs")
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "run", help="state and logs")
+    parser.add_argument("--log-dir", type=Path, default=REPO_ROOT / "logs", help="the app's logs")
     parser.add_argument("--no-load", action="store_true", help="start everything but the load")
     parser.add_argument("--load-rate", type=float, default=10.0, help="requests per second")
     parser.add_argument("--load-requests", type=int, default=100_000, help="at most this many")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.redis import RedisServer
+from local_services.redis import RedisServer
 
 
 @pytest.fixture

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from local_services.paths import REPO_ROOT
 from tests.support.markdown import anchors, links, prose_lines
 
-REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
-DOCUMENTS = [README, *sorted((REPO / "docs").glob("*.md"))]
+README = REPO_ROOT / "README.md"
+DOCUMENTS = [README, *sorted((REPO_ROOT / "docs").glob("*.md"))]
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)

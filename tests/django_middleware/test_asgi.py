@@ -14,9 +14,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.gunicorn import ROOT
-from tests.support.ports import free_port, wait_for_port
-from tests.support.process import ManagedProcess
+from local_services.paths import REPO_ROOT
+from local_services.ports import free_port
+from local_services.process import ManagedProcess
+from local_services.waiting import wait_for_port
 
 from .helpers import ASGI_APP, server_env
 
@@ -33,7 +34,7 @@ def uvicorn(tmp_path_factory):
         slow_log=workdir / "slow.jsonl",
     )
     env = server_env(
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=str(REPO_ROOT),
         PAINEL_TEST_DEBUG="1",
         PAINEL_TEST_DJANGO_LOG=str(server.django_log),
         PAINEL_TEST_SLOW_LOG=str(server.slow_log),
@@ -42,10 +43,10 @@ def uvicorn(tmp_path_factory):
     )
     subprocess.run(
         [sys.executable, "-m", "django", "migrate", "--verbosity", "0"],
-        env={**os.environ, **env}, cwd=ROOT, check=True, timeout=120,
+        env={**os.environ, **env}, cwd=REPO_ROOT, check=True, timeout=120,
     )  # fmt: skip
     argv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), ASGI_APP]
-    process = ManagedProcess(f"uvicorn-{port}", argv, workdir, env=env, cwd=ROOT)
+    process = ManagedProcess(f"uvicorn-{port}", argv, workdir, env=env, cwd=REPO_ROOT)
     process.start(ready=lambda: wait_for_port(port))
     yield server
     process.stop()

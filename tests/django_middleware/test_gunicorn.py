@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,8 +14,9 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from tests.support.gunicorn import GunicornServer
-from tests.support.redis import RedisServer
+from local_services.gunicorn import GunicornServer
+from local_services.redis import RedisServer
+from local_services.waiting import wait_until
 
 from .helpers import WSGI_APP, server_env
 from .multiprocess.helpers import DAMAGED_FILE, NO_SUCH_PID
@@ -131,14 +131,14 @@ def health(app) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
-def wait_for_health(app, status: int, deadline: float = 30.0) -> dict:
-    end = time.monotonic() + deadline
-    while True:
+def wait_for_health(app, status: int, timeout: float = 30.0) -> dict:
+    """/health's body once it answers `status`."""
+
+    def answered() -> dict | None:
         code, body = health(app)
-        if code == status or time.monotonic() > end:
-            assert code == status, body
-            return body
-        time.sleep(0.1)
+        return body if code == status else None
+
+    return wait_until(answered, timeout, what=f"/health to answer {status}")
 
 
 def test_health_follows_the_redis_server(app, redis):

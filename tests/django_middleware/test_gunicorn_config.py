@@ -6,14 +6,15 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 
 import psutil
 import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.gunicorn import ROOT, GunicornServer
+from local_services.gunicorn import GunicornServer
+from local_services.paths import REPO_ROOT
+from local_services.waiting import wait_until
 
 from .helpers import WSGI_APP, server_env
 
@@ -24,7 +25,7 @@ def test_gunicorn_refuses_to_start_without_a_multiprocess_directory(tmp_path):
     server = GunicornServer(tmp_path, WSGI_APP, workers=1, env=server_env(), multiprocess=False)
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     result = subprocess.run(
-        server.argv(), cwd=ROOT, env={**env, **server.env}, capture_output=True, text=True,
+        server.argv(), cwd=REPO_ROOT, env={**env, **server.env}, capture_output=True, text=True,
         timeout=60,
     )  # fmt: skip
     assert result.returncode != 0
@@ -87,12 +88,17 @@ def test_a_usr2_upgrade_keeps_the_counts_of_the_running_workers(tmp_path):
         old_master = psutil.Process(server.process.pid)
         old_workers = set(server.worker_pids())
         old_master.send_signal(signal.SIGUSR2)
-        new_master = _wait(lambda: _new_master(old_master, old_workers), "a new master")
-        _wait(lambda: len(new_master.children()) == 2 or None, "the new master's workers")
+        new_master = wait_until(
+            lambda: _new_master(old_master, old_workers), 30, what="a new master"
+        )
+        wait_until(lambda: len(new_master.children()) == 2, 30, what="the new master's workers")
         # The old master stops its workers (child_exit merges them) and leaves.
         old_master.send_signal(signal.SIGTERM)
-        _wait(lambda: not old_master.is_running() or old_master.status() == "zombie" or None,
-              "the old master to stop")  # fmt: skip
+        wait_until(
+            lambda: not old_master.is_running() or old_master.status() == "zombie",
+            30,
+            what="the old master to stop",
+        )
         assert _requests_total(server) == 20
     finally:
         server.stop()
@@ -116,13 +122,3 @@ def _new_master(old_master: psutil.Process, old_workers: set[int]) -> psutil.Pro
         if child.pid not in old_workers and child.children():
             return child
     return None
-
-
-def _wait(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise TimeoutError(f"waited {timeout}s for {what}")

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from django_middleware import conf
-from tests.support.gunicorn import ROOT
+from local_services.paths import REPO_ROOT
 
 from .helpers import server_env
 
@@ -20,7 +20,7 @@ def test_django_refuses_to_start_with_a_slow_threshold_off_the_buckets():
     env = {**server_env(), "PAINEL_TEST_SETTINGS": json.dumps({"SLOW_REQUEST_THRESHOLD": 0.3})}
     result = subprocess.run(
         [sys.executable, "-m", "django", "check"],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -11,7 +11,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from tests.exporter.documented import undocumented
+from tests.support.documented import undocumented
 
 
 def test_metrics_speaks_text_and_openmetrics(client, painel):

@@ -25,9 +25,9 @@ from packaging.utils import canonicalize_name
 from demo.stack import Stack
 from exporter import collectors
 from exporter.config import build_parser, env_name
+from local_services.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = REPO / "docker-compose.yml"
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 EXPECTED_SERVICES = {
     "redis", "cache", "app", "celery", "exporter", "load", "prometheus", "alertmanager", "grafana",
 }  # fmt: skip
@@ -49,7 +49,7 @@ def bind_mounts(service: dict) -> list[tuple[Path, str]]:
     for volume in service.get("volumes", []):
         source, target = volume.split(":")[:2]
         if source.startswith((".", "/")):
-            mounts.append(((REPO / source).resolve(), target))
+            mounts.append(((REPO_ROOT / source).resolve(), target))
     return mounts
 
 
@@ -109,12 +109,14 @@ def test_every_file_compose_mounts_or_builds_exists(services, compose):
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith((".", "/")):
-                assert (REPO / source).exists(), f"{name} mounts {source}, which does not exist"
+                assert (REPO_ROOT / source).exists(), (
+                    f"{name} mounts {source}, which does not exist"
+                )
             else:
                 assert source in named, f"{name} uses volume {source!r}, not declared"
         build = service.get("build")
         if build:
-            context = REPO / build["context"]
+            context = REPO_ROOT / build["context"]
             dockerfile = context / build.get("dockerfile", "Dockerfile")
             assert dockerfile.is_file(), f"{name} builds from {dockerfile}, which does not exist"
             for line in dockerfile.read_text().splitlines():
@@ -129,13 +131,13 @@ def test_prometheus_scrapes_compose_services_on_the_ports_they_listen_on(service
     assert "--storage.tsdb.retention.time=7d" in args
     assert "--enable-feature=exemplar-storage" in args
     config_in_container = next(a.split("=", 1)[1] for a in args if a.startswith("--config.file="))
-    config_host = REPO / "prometheus" / "prometheus.yml"
+    config_host = REPO_ROOT / "prometheus" / "prometheus.yml"
     assert container_path(prom, config_host) == config_in_container
 
     config = yaml.safe_load(config_host.read_text())
     # Rule files are relative to the config file: the rules must be mounted beside it.
     config_dir = config_in_container.rsplit("/", 1)[0]
-    rules_target = container_path(prom, REPO / "prometheus" / "rules")
+    rules_target = container_path(prom, REPO_ROOT / "prometheus" / "rules")
     assert rules_target is not None, "prometheus/rules is not mounted"
     for pattern in config["rule_files"]:
         assert f"{config_dir}/{pattern}".startswith(rules_target + "/"), pattern
@@ -182,15 +184,18 @@ def test_grafana_gets_its_password_from_the_environment_and_the_provisioning(ser
     grafana = services["grafana"]
     password = grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
     assert re.fullmatch(r"\$\{[A-Z_]+:\?.+\}", password), "the password must come from the env"
-    assert container_path(grafana, REPO / "grafana" / "provisioning") == "/etc/grafana/provisioning"
+    assert (
+        container_path(grafana, REPO_ROOT / "grafana" / "provisioning")
+        == "/etc/grafana/provisioning"
+    )
     # Every dashboards provider reads a folder that is mounted from grafana/dashboards.
-    providers = sorted((REPO / "grafana" / "provisioning").glob("dashboards/*.y*ml"))
+    providers = sorted((REPO_ROOT / "grafana" / "provisioning").glob("dashboards/*.y*ml"))
     assert providers, "grafana/provisioning/dashboards/ has no provider file"
-    dashboards_target = container_path(grafana, REPO / "grafana" / "dashboards")
+    dashboards_target = container_path(grafana, REPO_ROOT / "grafana" / "dashboards")
     for provider_file in providers:
         for provider in yaml.safe_load(provider_file.read_text())["providers"]:
             assert provider["options"]["path"] == dashboards_target, provider_file
-    datasources = sorted((REPO / "grafana" / "provisioning").glob("datasources/*.y*ml"))
+    datasources = sorted((REPO_ROOT / "grafana" / "provisioning").glob("datasources/*.y*ml"))
     urls = [d["url"] for f in datasources for d in yaml.safe_load(f.read_text())["datasources"]]
     assert "http://prometheus:9090" in urls, urls
 
@@ -218,7 +223,7 @@ def test_exporter_settings_name_real_flags(services, tmp_path):
 
 def test_the_image_leaves_local_state_out_of_copy_dot():
     """demo/Dockerfile copies the repository: never this machine's venv, history or run data."""
-    ignored = set((REPO / ".dockerignore").read_text().split())
+    ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "run", "logs", "**/__pycache__"} <= ignored
 
 
@@ -255,7 +260,7 @@ for name in ("demo.wsgi", "demo.urls", "demo.celery", "demo.tasks", "demo.load",
 
 def image_extras() -> list[str]:
     """The extras of painel that demo/Dockerfile installs (`pip install ".[x]"`)."""
-    text = (REPO / "demo" / "Dockerfile").read_text()
+    text = (REPO_ROOT / "demo" / "Dockerfile").read_text()
     return [
         e for group in re.findall(r'pip install "\.\[([^\]]*)\]"', text) for e in group.split(",")
     ]
@@ -298,7 +303,7 @@ def test_the_image_installs_the_demo_extra_which_holds_what_its_processes_load(s
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "demo.settings", "DEMO_LOG_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-c", IMAGE_IMPORTS, *not_installed],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -34,9 +34,10 @@ from dashboard_checks.queries import PanelQuery, TimeRange, iter_panel_queries, 
 from demo import load
 from demo.stack import Stack
 from grafana.generator.generate import BOARDS, render
+from local_services.scrape import Scrape
+from local_services.waiting import wait_until
 from promql_checks.durations import parse_duration
 from tests.e2e import yesterday
-from tests.support.exporter import Scrape
 
 pytestmark = pytest.mark.slow
 
@@ -94,17 +95,6 @@ def error_records(tally: load.Tally) -> int:
     )
 
 
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is True:
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: still not so after {timeout}s ({last})")
-
-
 def exporter_has(stack: Stack, tasks: dict[str, int], errors: int):
     def check():
         scrape = exporter_scrape(stack)
@@ -116,7 +106,8 @@ def exporter_has(stack: Stack, tasks: dict[str, int], errors: int):
             v for _, v in scrape.samples("log_messages_total", level="error", log="errors")
         )
         want = {k: tasks[k] for k in ("succeeded", "failed", "retried")} | {"errors": errors}
-        return got == want or f"exporter has {got}, expected {want}"
+        assert got == want, f"exporter has {got}, expected {want}"
+        return True
 
     return check
 
@@ -168,10 +159,12 @@ def run(tmp_path_factory):
         sampler = KeyspaceSampler(stack)
         warmup = load.run(stack.url("app"), load.every_kind(port), duration=120, concurrency=4)
         assert warmup.failures == 0
-        wait_for(
+        wait_until(
             exporter_has(stack, task_totals(warmup), error_records(warmup)),
             60,
-            "the exporter saw the warm-up's tasks and log records",
+            0.25,
+            what="the exporter to see the warm-up's tasks and log records",
+            ignore=AssertionError,
         )
 
         now = time.time()
@@ -197,10 +190,12 @@ def run(tmp_path_factory):
 
         total = warmup.sent + sent.sent
         tasks = {k: task_totals(warmup)[k] + task_totals(sent)[k] for k in task_totals(sent)}
-        wait_for(
+        wait_until(
             exporter_has(stack, tasks, error_records(warmup) + error_records(sent)),
             60,
-            "the exporter saw every task and log record",
+            0.25,
+            what="the exporter to see every task and log record",
+            ignore=AssertionError,
         )
         prometheus.wait_until(
             lambda: (

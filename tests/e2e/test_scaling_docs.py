@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-BLOCKS = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "scaling.md").read_text(), re.S)
+from local_services.paths import REPO_ROOT
+
+BLOCKS = re.findall(r"```yaml\n(.*?)```", (REPO_ROOT / "docs" / "scaling.md").read_text(), re.S)
 # Debian builds Prometheus without Kubernetes discovery ("field kubernetes_sd_configs not found").
 NO_KUBERNETES_SD = "kubernetes_sd_configs not found"
 

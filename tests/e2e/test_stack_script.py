@@ -7,27 +7,31 @@ import re
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from local_services.paths import REPO_ROOT
+from local_services.waiting import wait_until
 
 
 def read_until(proc: subprocess.Popen, marker: str, timeout: float) -> list[str]:
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def printed() -> str:
+        return "it printed:\n" + "\n".join(lines)
+
+    def marker_read() -> bool:
         line = proc.stdout.readline()
         if not line and proc.poll() is not None:
-            break
+            raise AssertionError(f"no {marker!r} from stack.sh; {printed()}")
         lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    raise AssertionError(f"no {marker!r} from stack.sh; it printed:\n" + "\n".join(lines))
+        return marker in line
+
+    wait_until(marker_read, timeout, 0, what=f"{marker!r} from stack.sh", detail=printed)
+    return lines
 
 
 def listening(url: str) -> bool:
@@ -55,7 +59,7 @@ def test_stack_sh_starts_serves_and_stops_on_ctrl_c(tmp_path):
     proc = subprocess.Popen(
         ["bash", "scripts/stack.sh", "--free-ports", "--duration", "240", "--load-rate", "20"]
         + ["--workdir", str(tmp_path / "run"), "--log-dir", str(tmp_path / "logs")],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,  # no TTY, as under CI or a supervisor
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -110,7 +114,7 @@ def test_stack_sh_stops_by_itself_after_its_duration(tmp_path):
     done = subprocess.run(
         ["bash", "scripts/stack.sh", "--free-ports", "--no-load"]
         + ["--workdir", str(tmp_path / "run"), "--log-dir", str(tmp_path / "logs")],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env={**os.environ, "PAINEL_STACK_DURATION": "2"},
         stdin=subprocess.DEVNULL,
         capture_output=True,

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from django_middleware.conf import DEFAULT_BUCKETS
-from tests.support.prometheus import PrometheusServer, repository_rule_files
+from local_services.prometheus import PrometheusServer, repository_rule_files
 
 DAY = 86400
 BUCKETS = DEFAULT_BUCKETS  # the demo's histogram, as the middleware makes it

@@ -12,11 +12,13 @@ import time
 
 import pytest
 
-from tests.exporter.documented import undocumented
-from tests.support.celery import CeleryWorker, sample
-from tests.support.exporter import ExporterProcess, Scrape
-from tests.support.ports import wait_until
-from tests.support.redis import RedisServer
+from local_services.celery import CeleryWorker
+from local_services.exporter import ExporterProcess
+from local_services.redis import RedisServer
+from local_services.scrape import Scrape
+from local_services.waiting import wait_until
+from tests.support.celery import sample
+from tests.support.documented import undocumented
 
 FORGET_AFTER = 5  # seconds; short so that a killed worker is dropped within the test
 

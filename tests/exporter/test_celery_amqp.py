@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.celery import CeleryWorker, sample
-from tests.support.exporter import ExporterProcess
-from tests.support.rabbitmq import RabbitMQServer
+from local_services.celery import CeleryWorker
+from local_services.exporter import ExporterProcess
+from local_services.rabbitmq import RabbitMQServer
+from tests.support.celery import sample
 
 pytestmark = pytest.mark.skipif(
     not RabbitMQServer.available(), reason="Debian's rabbitmq-server is not installed"

@@ -8,10 +8,11 @@ import pytest
 
 from exporter.collectors.base import ConfigError
 from exporter.config import load
-from tests.support.celery import CeleryWorker, sample, send_probe_event, wait_for_receiver
-from tests.support.celery_app import make_app
-from tests.support.exporter import ExporterProcess
-from tests.support.ports import wait_until
+from local_services.celery import CeleryWorker
+from local_services.celery_app import make_app
+from local_services.exporter import ExporterProcess
+from local_services.waiting import wait_until
+from tests.support.celery import sample, send_probe_event, wait_for_receiver
 
 
 def test_missing_task_events_are_reported_until_enable_events_turns_them_on(redis_server, tmp_path):

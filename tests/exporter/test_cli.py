@@ -11,15 +11,16 @@ import pytest
 from exporter.collectors import modules
 from exporter.collectors.base import ConfigError
 from exporter.config import build_parser, load, parse_listen
-from tests.support.exporter import ROOT, ExporterProcess
-from tests.support.ports import free_port
+from local_services.exporter import ExporterProcess
+from local_services.paths import REPO_ROOT
+from local_services.ports import free_port
 
 PAINEL_EXPORTER = Path(sys.executable).with_name("painel-exporter")
 
 
 def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(a) for a in argv], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env
+        [str(a) for a in argv], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, env=env
     )
 
 

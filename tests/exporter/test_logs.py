@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
-from tests.exporter.documented import undocumented
-from tests.support.exporter import ExporterProcess
+from local_services.exporter import ExporterProcess
+from tests.support.documented import undocumented
 
 DJANGO_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOGS = ("plain", "rotated", "copytruncated", "garbage", "json", "quiet", "later", "directory")

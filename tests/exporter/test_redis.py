@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from tests.exporter.documented import undocumented
-from tests.support.exporter import ExporterProcess
-from tests.support.process import ManagedProcess
-from tests.support.redis import RedisServer
+from local_services.exporter import ExporterProcess
+from local_services.process import ManagedProcess
+from local_services.redis import RedisServer
+from local_services.waiting import wait_until
+from tests.support.documented import undocumented
 
 
 @pytest.fixture
@@ -77,9 +78,8 @@ def test_expired_and_evicted_keys_and_the_memory_limit(redis_server, exporter_fo
     keys = [f"painel:ttl:{n}" for n in range(3)]
     for key in keys:
         client.set(key, "x", px=1)
-    deadline = time.monotonic() + 10
-    while client.exists(*keys):  # a lookup expires a key whose TTL ran out
-        assert time.monotonic() < deadline, "keys with a 1 ms TTL never expired"
+    # a lookup expires a key whose TTL ran out
+    wait_until(lambda: not client.exists(*keys), 10, 0, what="keys with a 1 ms TTL to expire")
     limit = client.info("memory")["used_memory"] + 2_000_000
     client.config_set("maxmemory-policy", "allkeys-random")
     client.config_set("maxmemory", limit)
@@ -163,7 +163,7 @@ def test_unix_socket_server_is_labelled_by_its_path(tmp_path, exporter_for):
     argv = ["redis-server", "--port", "0", "--unixsocket", str(socket_path)]
     argv += ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
     server = ManagedProcess("redis-unix", argv, tmp_path).start(
-        ready=lambda: _wait_for_file(socket_path)
+        ready=lambda: wait_until(socket_path.exists, 10, 0.05, what=f"{socket_path}")
     )
     try:
         exporter = exporter_for("--redis-url", f"unix://{socket_path}")
@@ -171,11 +171,3 @@ def test_unix_socket_server_is_labelled_by_its_path(tmp_path, exporter_for):
         assert scrape.value("redis_connected_clients", addr=str(socket_path)) >= 1
     finally:
         server.stop()
-
-
-def _wait_for_file(path, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never appeared")
-        time.sleep(0.05)

@@ -12,7 +12,7 @@ from exporter.collectors.base import Collector
 from exporter.credentials import mask_url
 from exporter.scrape import Scraper
 from exporter.server import landing_page
-from tests.support.exporter import ExporterProcess
+from local_services.exporter import ExporterProcess
 
 
 def _threads(pid: int) -> int:

@@ -11,8 +11,9 @@ import urllib.request
 import pytest
 
 from exporter.credentials import ScrubSecretsFilter, mask_url, remember_secret
-from tests.exporter.documented import undocumented
-from tests.support.exporter import ExporterProcess, Scrape
+from local_services.exporter import ExporterProcess
+from local_services.scrape import Scrape
+from tests.support.documented import undocumented
 
 TOKEN = "t0ken-for-prometheus"
 USER, PASSWORD = "prometheus", "b4sic-Secret"

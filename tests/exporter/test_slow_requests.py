@@ -14,8 +14,8 @@ import pytest
 from django_middleware import slowlog
 from exporter.collectors.slow_requests.collector import InvalidRecord, parse_record
 from exporter.collectors.slow_requests.ranking import SlowestRequests, SlowRequest
-from tests.exporter.documented import undocumented
-from tests.support.exporter import ExporterProcess
+from local_services.exporter import ExporterProcess
+from tests.support.documented import undocumented
 
 HOUR = 3600.0
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.exporter.documented import undocumented
-from tests.support.exporter import ExporterProcess, NodeExporterProcess, node_exporter_binary
+from local_services.exporter import ExporterProcess
+from local_services.node_exporter import NodeExporterProcess, node_exporter_binary
+from tests.support.documented import undocumented
 
 # family -> (type, label names of every series), as node_exporter publishes them
 FAMILIES = {

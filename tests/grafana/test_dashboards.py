@@ -21,14 +21,14 @@ from dashboard_checks.queries import (
 from django_middleware.conf import DEFAULTS
 from exporter.config import build_parser
 from grafana.generator.generate import DASHBOARDS_DIR, rendered
+from local_services.paths import REPO_ROOT
 from prometheus.render_config import COMMITTED_CONFIG
 from promql_checks.catalog import published_labels, published_metrics, readme_metrics
 from promql_checks.expressions import metric_names, selectors, unknown_labels
 from tests.grafana.contract import CONTRACT
-from tests.prometheus.promtool import promtool
+from tests.support.promtool import promtool
 
-REPO = Path(__file__).resolve().parents[2]
-PROVISIONING = REPO / "grafana" / "provisioning"
+PROVISIONING = REPO_ROOT / "grafana" / "provisioning"
 
 
 def dashboards() -> dict[str, dict]:
@@ -225,7 +225,7 @@ def test_health_history_shows_the_last_50_checks_and_day_over_day_uses_offset_1d
 
 
 def test_compose_mounts_the_dashboards_where_the_provider_reads_them():
-    compose_file = REPO / "docker-compose.yml"
+    compose_file = REPO_ROOT / "docker-compose.yml"
     if not compose_file.exists():
         pytest.skip("no docker-compose.yml")
     volumes = yaml.safe_load(compose_file.read_text())["services"]["grafana"]["volumes"]
@@ -239,7 +239,7 @@ def test_the_sdk_is_made_for_the_grafana_compose_runs_11_or_newer():
     """grafana-foundation-sdk versions read `<build>!<Grafana version>`: the dashboards' JSON
     model is the one the Grafana in docker-compose.yml loads."""
     sdk = version("grafana-foundation-sdk").split("!")[-1]
-    image = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["grafana"]
+    image = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
     grafana = image["image"].rsplit(":", 1)[1]
     assert int(sdk.split(".")[0]) >= 11
     assert sdk.split(".")[:2] == grafana.split(".")[:2]
@@ -253,7 +253,7 @@ def test_the_datasource_reaches_composes_prometheus_at_its_scrape_interval():
     ]
     config = yaml.safe_load(COMMITTED_CONFIG.read_text())
     assert source["jsonData"]["timeInterval"] == config["global"]["scrape_interval"]
-    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    services = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
     assert httpx.URL(source["url"]).host in services
 
 

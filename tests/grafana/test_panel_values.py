@@ -10,7 +10,7 @@ import yaml
 
 from dashboard_checks.queries import TimeRange, iter_panel_queries
 from grafana.generator.generate import DASHBOARDS_DIR
-from tests.prometheus.promtool import promtool
+from tests.support.promtool import promtool
 
 HOUR = TimeRange(range_seconds=3600)
 APP = {"job": "django", "instance": "app:8000", "method": "GET", "tenant": "acme"}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import httpx
 
-from tests.support.prometheus import AlertmanagerServer
+from local_services.paths import REPO_ROOT
+from local_services.prometheus import AlertmanagerServer
+from local_services.waiting import wait_until
 
-CONFIG = Path(__file__).resolve().parents[2] / "prometheus" / "alertmanager.yml"
+CONFIG = REPO_ROOT / "prometheus" / "alertmanager.yml"
 
 
 def alert(severity: str, instance: str) -> dict:
@@ -36,12 +35,8 @@ def test_critical_inhibits_the_warning_of_the_same_alert_and_instance_only(tmp_p
                 for a in alertmanager.alerts()
             }
 
-        deadline = time.monotonic() + 15
-        seen = states()
-        while "suppressed" not in seen.values() and time.monotonic() < deadline:
-            time.sleep(0.1)
-            seen = states()
-        assert seen == {
+        wait_until(lambda: "suppressed" in states().values(), 15, what="a suppressed alert")
+        assert states() == {
             ("critical", "a:9811"): "active",
             ("warning", "a:9811"): "suppressed",
             ("warning", "b:9811"): "active",

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from local_services.ports import free_port
+from local_services.prometheus import PrometheusServer
 from prometheus.render_config import (
     COMMITTED_CONFIG,
     main,
@@ -18,9 +20,7 @@ from prometheus.render_config import (
     write_config,
 )
 from promql_checks.durations import parse_duration
-from tests.prometheus.promtool import promtool
-from tests.support.ports import free_port
-from tests.support.prometheus import PrometheusServer
+from tests.support.promtool import promtool
 
 
 def check_config(path: Path) -> subprocess.CompletedProcess:

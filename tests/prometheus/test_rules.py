@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from django_middleware.conf import DEFAULT_BUCKETS, DEFAULTS
+from local_services.paths import REPO_ROOT
 from promql_checks.catalog import (
     iter_rules,
     published_labels,
@@ -20,12 +20,11 @@ from promql_checks.catalog import (
     rule_files,
 )
 from promql_checks.expressions import metric_names, unknown_labels
-from tests.prometheus.promtool import promtool
 from tests.support.markdown import github_anchor
+from tests.support.promtool import promtool
 
-REPO = Path(__file__).resolve().parents[2]
-PROMETHEUS_DIR = REPO / "prometheus"
-RUNBOOK = REPO / "docs" / "runbook.md"
+PROMETHEUS_DIR = REPO_ROOT / "prometheus"
+RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 
 
 def alerts() -> list[dict]:
@@ -135,7 +134,7 @@ def test_amtool_accepts_the_alertmanager_config():
 
 
 def test_readme_documents_every_recording_rule_and_no_other():
-    documented = readme_table((REPO / "README.md").read_text(), "Recording rules")
+    documented = readme_table((REPO_ROOT / "README.md").read_text(), "Recording rules")
     assert set(documented) == set(recording_rules())
     assert set(documented.values()) == {"gauge"}
 

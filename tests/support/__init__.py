@@ -1,6 +1,5 @@
-"""Start and stop the real services the tests talk to, on free local ports.
+"""Helpers that more than one test package uses and only tests need.
 
-Every helper here starts a real process (redis-server, gunicorn, celery, prometheus, the
-exporter) and stops it afterwards; none of them touches services the machine already runs
-on standard ports.
+The real services the tests start live in local_services/, shared with the demo stack and
+the benchmarks.
 """

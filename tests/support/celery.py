@@ -1,84 +1,8 @@
-"""A real `celery worker` process with task events on, against a given Redis broker."""
+"""Celery in the exporter's tests: a sample by task name, and events the exporter hears."""
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Sequence
-from pathlib import Path
-
-from .celery_app import BROKER_ENV, KEY_PREFIX_ENV, make_app
-from .process import ManagedProcess
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-class CeleryWorker:
-    """`celery -A tests.support.celery_app worker` with events, short heartbeats, one child.
-
-    `nodename` is the worker's full name (`name@host`), the `hostname` label the exporter
-    publishes for it. `send()` publishes a task by name from this test process.
-    """
-
-    def __init__(
-        self,
-        broker_url: str,
-        log_dir: Path,
-        name: str = "painel",
-        queues: Sequence[str] = ("celery",),
-        heartbeat_interval: int = 1,
-        events: bool = True,
-        key_prefix: str = "",
-    ) -> None:
-        self.broker_url = broker_url
-        self.nodename = f"{name}@localhost"
-        self.key_prefix = key_prefix
-        argv = [
-            sys.executable, "-m", "celery", "-A", "tests.support.celery_app", "worker",
-            "--hostname", self.nodename,
-            "--queues", ",".join(queues),
-            "--heartbeat-interval", str(heartbeat_interval),
-            "--concurrency", "1",
-            "--pool", "prefork",
-            # mingle and gossip wait for peers at start-up: nothing to learn in a test.
-            "--without-mingle", "--without-gossip",
-            "--loglevel", "INFO",
-        ]  # fmt: skip
-        if events:
-            argv.append("--task-events")
-        env = {BROKER_ENV: broker_url, KEY_PREFIX_ENV: key_prefix, "PYTHONUNBUFFERED": "1"}
-        self.process = ManagedProcess(f"celery-{name}", argv, log_dir, env=env, cwd=REPO_ROOT)
-        self._app = None
-
-    @property
-    def app(self):
-        """A producer app on the same broker (and key prefix) as the worker."""
-        if self._app is None:
-            self._app = make_app(self.broker_url, self.key_prefix)
-        return self._app
-
-    def start(self, timeout: float = 60.0) -> CeleryWorker:
-        self.process.start(ready=lambda: self._wait_ready(timeout))
-        return self
-
-    def _wait_ready(self, timeout: float) -> None:
-        # Celery logs "<nodename> ready." once its consumer listens to the queues.
-        self.process.wait_for_output(f"{self.nodename} ready.", timeout)
-
-    def send(self, task: str, *args, queue: str = "celery", **options):
-        return self.app.send_task(task, args=args, queue=queue, **options)
-
-    def stop(self) -> None:
-        self.process.stop()
-        if self._app is not None:
-            self._app.close()
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool children: no worker-offline event is sent."""
-        self.process.kill()
-
-    def tail(self, lines: int = 40) -> str:
-        return self.process.tail(lines)
+from local_services.waiting import wait_until
 
 
 def sample(scrape, metric: str, task: str | None = None, **labels: str) -> float | None:
@@ -96,15 +20,13 @@ def wait_for_receiver(exporter, app, timeout: float = 20.0) -> None:
     publishes before then loses them. This sends a harmless event of no known type until
     the exporter counts one.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def received() -> bool:
         send_probe_event(app)
         scrape = exporter.scrape()
-        if (sample(scrape, "painel_exporter_celery_events_received_total") or 0) > 0:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the exporter received no celery event in {timeout}s")
-        time.sleep(0.1)
+        return (sample(scrape, "painel_exporter_celery_events_received_total") or 0) > 0
+
+    wait_until(received, timeout, what="the exporter to receive a celery event")
 
 
 def send_probe_event(app) -> None:

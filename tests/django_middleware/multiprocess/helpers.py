@@ -13,10 +13,10 @@ from prometheus_client.multiprocess import MultiProcessCollector as StockCollect
 from prometheus_client.parser import text_string_to_metric_families
 
 from django_middleware.multiprocess import MultiProcessCollector, generate_latest
+from local_services.paths import REPO_ROOT
 
 from . import worker
 
-ROOT = Path(__file__).resolve().parents[3]
 WORKER = [sys.executable, "-m", "tests.django_middleware.multiprocess.worker"]
 
 # No process has it, whatever pid_max is: over Linux's PID_MAX_LIMIT (4194304).
@@ -42,7 +42,7 @@ def run_dead_workers(directory: Path, first: int, count: int, series: int = 0) -
     """Workers numbered first.. write their metrics and exit, one after the other."""
     out = subprocess.run(
         [*WORKER, "dead", str(directory), str(first), str(count), "--series", str(series)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -60,7 +60,7 @@ class LiveWorker:
             argv += ["--as-pid", str(as_pid)]
         self.number = number
         self.proc = subprocess.Popen(
-            argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            argv, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         self.pid = int(self.proc.stdout.readline())
 

@@ -20,11 +20,11 @@ from django_middleware.multiprocess import (
     generate_latest_openmetrics,
     mark_process_dead,
 )
+from local_services.paths import REPO_ROOT
 
 from .helpers import (
     DAMAGED_FILE,
     NO_SUCH_PID,
-    ROOT,
     STATE_DEPENDENT,
     WORKER,
     LiveWorker,
@@ -78,7 +78,7 @@ def test_a_pid_used_again_after_a_merge_is_read_afresh(tmp_path, claims_kept):
         subprocess.run(
             [*WORKER, "merge", str(directory), str(dead), str(other)]
             + ["--claims-kept", str(claims_kept)],
-            cwd=ROOT,
+            cwd=REPO_ROOT,
             check=True,
             timeout=60,
         )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.support.gunicorn import GunicornServer
+from local_services.gunicorn import GunicornServer
+from local_services.waiting import wait_until
 
 from ..helpers import WSGI_APP, server_env
 from .helpers import parse, scrape_stock_text
@@ -42,10 +42,7 @@ def test_recycled_workers_count_exactly(tmp_path):
         assert counts_by_tenant(parse(text)) == {t: REQUESTS // len(TENANTS) for t in TENANTS}
         # Merged at child_exit, not left for every scrape to read (a worker that served the
         # scrape as its 50th request may still be exiting: wait for it).
-        deadline = time.monotonic() + 30
-        while dead_files(server) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert dead_files(server) == []
+        wait_until(lambda: not dead_files(server), 30, 0.05, what="no dead worker's files left")
     finally:
         server.stop()
     # Every worker has now exited and been merged; prometheus_client reads what is left.

@@ -18,10 +18,10 @@ import threading
 
 from django_middleware.multiprocess import mark_process_dead
 from django_middleware.multiprocess import merge as merge_module
+from local_services.paths import REPO_ROOT
 
 from .helpers import (
     NO_SUCH_PID,
-    ROOT,
     STATE_DEPENDENT,
     WORKER,
     LiveWorker,
@@ -50,7 +50,7 @@ def test_totals_are_exact_before_and_after_merging(tmp_path):
         assert scrape_ours(tmp_path) == before
 
         merger = subprocess.run(
-            [*WORKER, "merge", str(tmp_path), *map(str, dead)], cwd=ROOT, timeout=60
+            [*WORKER, "merge", str(tmp_path), *map(str, dead)], cwd=REPO_ROOT, timeout=60
         )
         assert merger.returncode == 0
 
@@ -94,7 +94,7 @@ def test_a_scrape_during_merges_sees_each_count_once(tmp_path):
     scraper = threading.Thread(target=scrape_all_the_time)
     merger = subprocess.Popen(
         [*WORKER, "merge", str(tmp_path), *map(str, dead)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -184,7 +184,7 @@ def test_a_scrape_stuck_holding_the_lock_does_not_stop_the_master(tmp_path, capl
     monkeypatch.setattr(merge_module, "LOCK_TIMEOUT", 0.2)
     stuck = subprocess.Popen(
         [sys.executable, "-c", STUCK_SCRAPE, str(tmp_path)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

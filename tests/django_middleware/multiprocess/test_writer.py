@@ -11,11 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from django_middleware.conf import DEFAULT_BUCKETS
-from tests.support.gunicorn import GunicornServer
+from local_services.gunicorn import GunicornServer
+from local_services.paths import REPO_ROOT
 
 from ..helpers import WSGI_APP, server_env
 from . import writer_process as writer
-from .helpers import ROOT, parse, scrape_ours_text, scrape_stock_text
+from .helpers import parse, scrape_ours_text, scrape_stock_text
 
 
 def write(how: str, directory) -> dict:
@@ -28,7 +29,7 @@ def write(how: str, directory) -> dict:
             how,
             directory,
         ],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,

@@ -24,11 +24,12 @@ import yaml
 
 from prometheus.render_config import render_config
 
-from .ports import free_port, retry, wait_for_port
+from .paths import REPO_ROOT
+from .ports import free_port
 from .process import ManagedProcess
+from .waiting import wait_for_port, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-RULES_DIR = REPO / "prometheus" / "rules"
+RULES_DIR = REPO_ROOT / "prometheus" / "rules"
 
 
 def repository_rule_files() -> list[Path]:
@@ -44,13 +45,12 @@ def _binary(name: str) -> str:
 
 def _wait_http_ok(url: str, timeout: float = 30.0) -> None:
     """Until `url` answers 200 (Prometheus and Alertmanager answer 503 while starting)."""
-
-    def answers_200() -> None:
-        status = httpx.get(url, timeout=2).status_code
-        if status != 200:
-            raise httpx.HTTPError(f"{url} answered {status}, not 200")
-
-    retry(answers_200, httpx.HTTPError, timeout, every=0.1)
+    wait_until(
+        lambda: httpx.get(url, timeout=2).status_code == 200,
+        timeout,
+        what=f"{url} to answer 200",
+        ignore=httpx.HTTPError,
+    )
 
 
 def rewrite_alert_for(rule_file: Path, out_dir: Path, alert_for: str) -> Path:
@@ -198,19 +198,11 @@ class PrometheusServer:
     def wait_until(
         self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5, what: str = ""
     ) -> Any:
-        """Poll `check` until it returns something truthy; its last error or result on timeout."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while True:
-            try:
-                last = check()
-                if last:
-                    return last
-            except (RuntimeError, ValueError, httpx.HTTPError) as exc:
-                last = exc
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what or check} still not true after {timeout}s: {last!r}")
-            time.sleep(every)
+        """Poll `check` until it returns something truthy; API errors (a query on series that
+        are not there yet) count as not yet."""
+        return wait_until(
+            check, timeout, every, what=what, ignore=(RuntimeError, ValueError, httpx.HTTPError)
+        )
 
 
 class AlertmanagerServer:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 import psutil
 
-from .ports import free_port, retry, wait_for_port
+from .paths import REPO_ROOT
+from .ports import free_port
 from .process import ManagedProcess
+from .waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 PAINEL_CONFIG = "python:django_middleware.gunicorn"
 
 
@@ -49,7 +49,7 @@ class GunicornServer:
         self.port = port or free_port()
         self.ready_path = ready_path
         self.multiproc_dir = self.workdir / "prometheus-multiproc" if multiprocess else None
-        self.env = {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
         if self.multiproc_dir is not None:
             self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.multiproc_dir)
         self.args = list(args)
@@ -90,7 +90,7 @@ class GunicornServer:
                 shutil.rmtree(self.multiproc_dir, ignore_errors=True)
             self.multiproc_dir.mkdir(parents=True, exist_ok=True)
         self.process = ManagedProcess(
-            f"{self.name}-{self.port}", self.argv(), self.workdir, env=self.env, cwd=ROOT
+            f"{self.name}-{self.port}", self.argv(), self.workdir, env=self.env, cwd=REPO_ROOT
         )
         self.process.start(ready=lambda: self._wait_ready(timeout))
         return self
@@ -120,18 +120,23 @@ class GunicornServer:
             return []
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        wait_for_port(self.port, timeout=timeout, alive=self.process.alive)
-        while len(self.worker_pids()) < self.workers:
-            if time.monotonic() > deadline or not self.process.alive():
-                raise TimeoutError(f"{self.workers} workers did not start")
-            time.sleep(0.05)
-        # Any HTTP answer (even a 404 or 503) means a worker has imported the app.
         with self.client() as client:
-            retry(
-                lambda: client.get(self.ready_path),
-                httpx.TransportError,
-                timeout=deadline - time.monotonic(),
+
+            def serving() -> bool:
+                if not self.process.alive():
+                    raise RuntimeError(f"{self.name} exited while starting")
+                if len(self.worker_pids()) < self.workers:
+                    return False
+                # Any HTTP answer (even a 404 or 503) means a worker has imported the app.
+                client.get(self.ready_path)
+                return True
+
+            wait_until(
+                serving,
+                timeout,
+                0.05,
+                what=f"{self.workers} workers, one answering {self.ready_path}",
+                ignore=httpx.TransportError,
             )
 
     def stop(self) -> None:

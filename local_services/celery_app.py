@@ -1,6 +1,6 @@
-"""The Celery app the test worker runs: tasks that succeed, fail, retry and sleep.
+"""The Celery app CeleryWorker runs: tasks that succeed, fail, retry and sleep.
 
-The worker imports this module by name (`celery -A tests.support.celery_app worker`) and
+The worker imports this module by name (`celery -A local_services.celery_app worker`) and
 reads its broker from PAINEL_TEST_BROKER_URL; tests publish with `make_app(url)` so that
 each test talks to its own redis-server.
 """

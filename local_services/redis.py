@@ -7,8 +7,9 @@ from pathlib import Path
 
 import redis
 
-from .ports import free_port, retry, wait_for_port
+from .ports import free_port
 from .process import ManagedProcess
+from .waiting import wait_for_port, wait_until
 
 
 class RedisServer:
@@ -48,7 +49,13 @@ class RedisServer:
 
     def _wait_ready(self) -> None:
         wait_for_port(self.port)
-        retry(lambda: self.client().ping(), redis.ConnectionError, timeout=10)
+        wait_until(
+            lambda: self.client().ping(),
+            10,
+            0.05,
+            what=f"redis-server on :{self.port} to answer PING",
+            ignore=redis.ConnectionError,
+        )
 
     def stop(self) -> None:
         if self.process is not None:

@@ -1,4 +1,4 @@
-"""A child process that a test starts, waits for, and always stops."""
+"""A child process that is started, waited for, and always stopped."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from .waiting import wait_until
 
 
 class ManagedProcess:
@@ -72,12 +73,11 @@ class ManagedProcess:
         if not self.alive():
             return
         self._signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self.alive():
-            time.sleep(0.05)
-        if self.alive():
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
             self._signal_group(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+            self.proc.wait(timeout=10)
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: a crash, not a shutdown."""
@@ -87,13 +87,15 @@ class ManagedProcess:
 
     def wait_for_output(self, marker: str, timeout: float, lines: int = 200) -> None:
         """Block until `marker` shows in the last `lines` of the log; fail if the process exits."""
-        deadline = time.monotonic() + timeout
-        while marker not in self.tail(lines):
+
+        def logged() -> bool:
+            if marker in self.tail(lines):
+                return True
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited before it logged {marker!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name} did not log {marker!r} within {timeout}s")
-            time.sleep(0.1)
+            return False
+
+        wait_until(logged, timeout, what=f"{self.name} to log {marker!r}")
 
     def tail(self, lines: int = 40) -> str:
         try:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from local_services.paths import REPO_ROOT
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
@@ -20,5 +19,5 @@ def promtool(*args: str) -> subprocess.CompletedProcess:
     if binary is None:
         pytest.fail("promtool is not installed: run `bash scripts/bootstrap.sh`")
     return subprocess.run(
-        [binary, *args], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
+        [binary, *args], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, check=False
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from kombu import Connection
 
-from .ports import free_port, retry, wait_for_port
+from .ports import free_port
 from .process import ManagedProcess
+from .waiting import wait_for_port, wait_until
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
@@ -66,11 +67,14 @@ class RabbitMQServer:
 
     def _wait_ready(self, timeout: float) -> None:
         wait_for_port(self.port, timeout=timeout)
-        retry(self._connect, OSError, timeout=10, every=0.1)
+        wait_until(
+            self._connects, 10, what=f"RabbitMQ on :{self.port} to accept AMQP", ignore=OSError
+        )
 
-    def _connect(self) -> None:
+    def _connects(self) -> bool:
         with Connection(self.url, connect_timeout=2) as connection:
             connection.connect()
+        return True
 
     def stop(self) -> None:
         if self.process is not None:

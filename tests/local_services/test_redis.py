@@ -1,4 +1,4 @@
-"""The fixtures themselves: a started redis-server answers, a stopped one does not."""
+"""RedisServer, through the redis_server fixture: started it answers, stopped it does not."""
 
 import redis
 
