@@ -35,7 +35,7 @@ PROMETHEUS_SERIES = {
 }
 
 _ROW = re.compile(
-    r"^\|\s*`(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)`\s*\|\s*(?P<type>counter|gauge|histogram|info)\s*\|"
+    r"^\|\s*`(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)`\s*\|\s*(?P<type>counter|gauge|histogram|info|untyped)\s*\|"
     r"(?P<labels>[^|]*)\|(?P<meaning>.*)\|\s*$"
 )
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")

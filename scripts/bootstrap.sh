@@ -11,6 +11,9 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
+# the real exporters painel's compatibility test and benchmark compare against
+command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+command -v prometheus-redis-exporter >/dev/null || need_apt+=(prometheus-redis-exporter)
 # Debian's python3 leaves ensurepip (so pip in a new venv) to the python3-venv package.
 if [ ! -x "$ROOT/.venv/bin/python" ] && ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
   need_apt+=(python3-venv)
@@ -26,7 +29,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   # (systemd, else the init script and its pidfile), never other processes by name.
   for pkg in "${need_apt[@]}"; do
     case "$pkg" in
-      prometheus | prometheus-alertmanager)
+      prometheus | prometheus-alertmanager | prometheus-node-exporter | prometheus-redis-exporter)
         systemctl disable --now "$pkg" 2>/dev/null \
           || { service "$pkg" stop >/dev/null 2>&1; update-rc.d "$pkg" disable >/dev/null 2>&1; } \
           || true ;;

@@ -14,7 +14,8 @@ def undocumented(scrape, prefixes: tuple[str, ...]) -> list[str]:
         if not family.name.startswith(prefixes):
             continue
         name = family.name + "_total" if family.type == "counter" else family.name
+        kind = "untyped" if family.type == "unknown" else family.type  # the parser's name
         labels = {k for s in family.samples for k in s.labels} - {"le"}  # histogram buckets
-        if rows.get(name, (None, None))[0] != family.type or not labels <= rows[name][1]:
-            problems.append(f"{name} {family.type} {sorted(labels)}: README says {rows.get(name)}")
+        if rows.get(name, (None, None))[0] != kind or not labels <= rows[name][1]:
+            problems.append(f"{name} {kind} {sorted(labels)}: README says {rows.get(name)}")
     return problems

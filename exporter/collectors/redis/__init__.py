@@ -1,4 +1,5 @@
-"""Redis servers, read with one INFO ALL per scrape, under redis_exporter's names.
+"""Redis servers, read with one PING and one pipelined CONFIG GET + INFO ALL per scrape,
+under redis_exporter's names (the mapping is in info.py).
 
 Every series carries `addr` (host:port or the socket path, never a password). Each target
 is polled on its own thread with short socket timeouts, so one that hangs reports
@@ -18,16 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from exporter.collectors.base import Collector, ConfigError
+from exporter.collectors.redis.info import CONFIG_GAUGES, InfoFamilies
 from exporter.config import seconds
 from exporter.credentials import mask_url, scrub
 from exporter.single_flight import SingleFlight
 
 NAME = "redis"
+CONFIG_PARAMETERS = ("databases", *CONFIG_GAUGES)
 log = logging.getLogger("painel.exporter.redis")
 
 try:  # redis-py 7+ probes every new connection for maintenance notifications: not ours
@@ -36,24 +39,6 @@ try:  # redis-py 7+ probes every new connection for maintenance notifications: n
     _QUIET_CONNECT = {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 except ImportError:
     _QUIET_CONNECT = {}
-
-# INFO field -> (metric name, help); gauges and counters as redis_exporter types them.
-_GAUGES = {
-    "uptime_in_seconds": ("redis_uptime_in_seconds", "Seconds since the server started."),
-    "connected_clients": ("redis_connected_clients", "Client connections open now."),
-    "used_memory": ("redis_memory_used_bytes", "Memory allocated by Redis, in bytes."),
-    "maxmemory": ("redis_memory_max_bytes", "The maxmemory setting, in bytes (0: no limit)."),
-}
-_COUNTERS = {
-    "keyspace_hits": ("redis_keyspace_hits_total", "Key lookups that found the key."),
-    "keyspace_misses": ("redis_keyspace_misses_total", "Key lookups that missed the key."),
-    "total_commands_processed": (
-        "redis_commands_processed_total",
-        "Commands processed by the server.",
-    ),
-    "expired_keys": ("redis_expired_keys_total", "Keys removed because their TTL expired."),
-    "evicted_keys": ("redis_evicted_keys_total", "Keys evicted because of maxmemory."),
-}
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -100,10 +85,11 @@ def build(args: argparse.Namespace) -> list[Collector]:
 
 @dataclass
 class Poll:
-    """One round trip to one server."""
+    """One poll of one server: PING, then CONFIG GET and INFO ALL in one round trip."""
 
     up: bool
     info: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)
     latency: float | None = None
     error: str = ""
 
@@ -140,10 +126,18 @@ class RedisTarget:
             started = time.perf_counter()
             self.client.ping()
             latency = time.perf_counter() - started
-            info = self.client.info("all")
+            pipe = self.client.pipeline(transaction=False)
+            for parameter in CONFIG_PARAMETERS:  # one at a time: Redis before 7 takes one
+                pipe.config_get(parameter)
+            pipe.info("all")
+            *configs, info = pipe.execute(raise_on_error=False)
         except (redis.RedisError, OSError) as exc:
             return Poll(False, error=scrub(f"{type(exc).__name__}: {exc}", self.url))
-        return Poll(True, info, latency)
+        if isinstance(info, Exception):
+            return Poll(False, error=scrub(f"{type(info).__name__}: {info}", self.url))
+        # CONFIG may be renamed or refused (managed Redis): then Redis's defaults apply
+        config = {k: v for c in configs if isinstance(c, dict) for k, v in c.items()}
+        return Poll(True, info, config, latency)
 
 
 class RedisCollector(Collector):
@@ -207,60 +201,13 @@ class _Families:
             "Round trip of a PING from the exporter, in seconds.",
             labels=["addr"],
         )
-        self.gauges = {
-            field: GaugeMetricFamily(name, help_, labels=["addr"])
-            for field, (name, help_) in _GAUGES.items()
-        }
-        self.counters = {
-            field: CounterMetricFamily(name, help_, labels=["addr"])
-            for field, (name, help_) in _COUNTERS.items()
-        }
-        self.db_keys = GaugeMetricFamily(
-            "redis_db_keys", "Keys in each database.", labels=["addr", "db"]
-        )
-        self.commands = CounterMetricFamily(
-            "redis_commands_total", "Calls of each command.", labels=["addr", "cmd"]
-        )
-        self.command_seconds = CounterMetricFamily(
-            "redis_commands_duration_seconds_total",
-            "Seconds the server spent in each command.",
-            labels=["addr", "cmd"],
-        )
+        self.info = InfoFamilies()
 
     def add(self, addr: str, poll: Poll) -> None:
         self.up.add_metric([addr], 1.0 if poll.up else 0.0)
-        if not poll.up:
-            return
-        info = poll.info
-        self.latency.add_metric([addr], poll.latency or 0.0)
-        for key, family in self.gauges.items():
-            if key in info:
-                family.add_metric([addr], float(info[key]))
-        for key, family in self.counters.items():
-            if key in info:
-                family.add_metric([addr], float(info[key]))
-        # db0 always, so that an emptied database reads 0 rather than vanishing
-        databases = {"db0": {"keys": 0}}
-        databases.update({k: v for k, v in info.items() if _is_db(k, v)})
-        for db, stats in sorted(databases.items()):
-            self.db_keys.add_metric([addr, db], float(stats.get("keys", 0)))
-        for key, stats in info.items():
-            if key.startswith("cmdstat_") and isinstance(stats, dict):
-                cmd = key[len("cmdstat_") :]
-                self.commands.add_metric([addr, cmd], float(stats.get("calls", 0)))
-                self.command_seconds.add_metric([addr, cmd], float(stats.get("usec", 0)) / 1e6)
+        if poll.up:
+            self.latency.add_metric([addr], poll.latency or 0.0)
+            self.info.add(addr, poll.info, poll.config)
 
     def all(self) -> list[Metric]:
-        return [
-            self.up,
-            self.latency,
-            *self.gauges.values(),
-            *self.counters.values(),
-            self.db_keys,
-            self.commands,
-            self.command_seconds,
-        ]
-
-
-def _is_db(key: str, value: object) -> bool:
-    return key.startswith("db") and key[2:].isdigit() and isinstance(value, dict)
+        return [self.up, self.latency, *self.info.all()]
