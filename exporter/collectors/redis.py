@@ -43,6 +43,7 @@ _GAUGES = {
     "connected_clients": ("redis_connected_clients", "Client connections open now."),
     "used_memory": ("redis_memory_used_bytes", "Memory allocated by Redis, in bytes."),
     "maxmemory": ("redis_memory_max_bytes", "The maxmemory setting, in bytes (0: no limit)."),
+    "maxclients": ("redis_config_maxclients", "The maxclients setting."),
 }
 _COUNTERS = {
     "keyspace_hits": ("redis_keyspace_hits_total", "Key lookups that found the key."),
@@ -53,6 +54,10 @@ _COUNTERS = {
     ),
     "expired_keys": ("redis_expired_keys_total", "Keys removed because their TTL expired."),
     "evicted_keys": ("redis_evicted_keys_total", "Keys evicted because of maxmemory."),
+    "rejected_connections": (
+        "redis_rejected_connections_total",
+        "Connections refused because maxclients was reached.",
+    ),
 }
 
 
@@ -218,6 +223,15 @@ class _Families:
         self.db_keys = GaugeMetricFamily(
             "redis_db_keys", "Keys in each database.", labels=["addr", "db"]
         )
+        self.db_keys_expiring = GaugeMetricFamily(
+            "redis_db_keys_expiring", "Keys with a TTL in each database.", labels=["addr", "db"]
+        )
+        # the policy decides whether a full Redis evicts (a cache) or refuses writes
+        self.maxmemory_policy = GaugeMetricFamily(
+            "redis_maxmemory_policy_info",
+            "Always 1; the maxmemory-policy setting in the policy label.",
+            labels=["addr", "policy"],
+        )
         self.commands = CounterMetricFamily(
             "redis_commands_total", "Calls of each command.", labels=["addr", "cmd"]
         )
@@ -244,6 +258,9 @@ class _Families:
         databases.update({k: v for k, v in info.items() if _is_db(k, v)})
         for db, stats in sorted(databases.items()):
             self.db_keys.add_metric([addr, db], float(stats.get("keys", 0)))
+            self.db_keys_expiring.add_metric([addr, db], float(stats.get("expires", 0)))
+        if "maxmemory_policy" in info:
+            self.maxmemory_policy.add_metric([addr, str(info["maxmemory_policy"])], 1.0)
         for key, stats in info.items():
             if key.startswith("cmdstat_") and isinstance(stats, dict):
                 cmd = key[len("cmdstat_") :]
@@ -257,6 +274,8 @@ class _Families:
             *self.gauges.values(),
             *self.counters.values(),
             self.db_keys,
+            self.db_keys_expiring,
+            self.maxmemory_policy,
             self.commands,
             self.command_seconds,
         ]
