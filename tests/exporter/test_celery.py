@@ -144,7 +144,7 @@ def test_revoked_task_is_counted(exporter, worker):
     assert sample(scrape, "celery_task_succeeded_total", **labels) == 0
 
 
-def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
+def test_killed_worker_stays_down_until_back_and_a_retired_one_leaves_without_a_trace(
     exporter, worker, broker, tmp_path
 ):
     # a web pod replaced by a deploy: it sent a task, then nothing more
@@ -152,7 +152,8 @@ def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
         dispatcher.send("task-sent", uuid="from-web-old", name="painel.succeed", queue="celery")
     old_pod = {"task": "painel.succeed", "hostname": "web-old", "queue_name": "celery"}
     exporter.wait_for(lambda s: sample(s, "celery_task_sent_total", **old_pod) == 1)
-    victim = CeleryWorker(broker.url, tmp_path, name="victim", queues=["victim"])
+    victim = CeleryWorker(broker.url, tmp_path / "first", name="victim", queues=["victim"])
+    again = CeleryWorker(broker.url, tmp_path / "again", name="victim", queues=["victim"])
     try:
         # Queued before the victim consumes, and its task-sent (the only event naming the
         # queue) seen first: else the victim's task-received and task-started may reach the
@@ -175,33 +176,45 @@ def test_worker_goes_down_after_sigkill_and_silent_hosts_are_forgotten_later(
             # waited for with the victim's state rather than read from a single scrape
             return sample(scrape, "celery_worker_up", hostname=worker.nodename) == 1
 
+        killed_at = time.monotonic()
         scrape = exporter.wait_for(
             lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 0 and main_up(s)
         )
         assert sample(scrape, "celery_worker_tasks_active", hostname=victim.nodename) == 0
-        assert sample(
-            scrape,
-            "celery_task_started_total",
-            task="painel.sleep",
-            hostname=victim.nodename,
-            queue_name="victim",
-        )
-        # silent for --celery-forget-worker-after: the worker and its series are dropped
+        started = {"task": "painel.sleep", "hostname": victim.nodename, "queue_name": "victim"}
+        assert sample(scrape, "celery_task_started_total", **started) == 1
+        # the producer silent for --celery-forget-worker-after is dropped; the crashed
+        # worker is not: it reads down until it is back
         scrape = exporter.wait_for(
-            lambda s: (
-                sample(s, "celery_worker_up", hostname=victim.nodename) is None and main_up(s)
-            ),
+            lambda s: sample(s, "celery_task_sent_total", **old_pod) is None,
             timeout=FORGET_AFTER + 10,
         )
-        forgotten = {victim.nodename, "web-old"}  # the producer fell silent even earlier
+        time.sleep(max(0.0, killed_at + FORGET_AFTER + 1 - time.monotonic()))
+        scrape = exporter.scrape()
+        assert sample(scrape, "celery_worker_up", hostname=victim.nodename) == 0
+        assert sample(scrape, "celery_task_started_total", **started) == 1
+
+        again.start()
+        exporter.wait_for(lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) == 1)
+        # a clean shutdown (worker-offline, as on a deploy): out of celery_worker_up at once,
+        # every series naming it dropped after --celery-forget-worker-after
+        again.stop()
+        exporter.wait_for(
+            lambda s: sample(s, "celery_worker_up", hostname=victim.nodename) is None and main_up(s)
+        )
+        scrape = exporter.wait_for(
+            lambda s: sample(s, "celery_task_started_total", **started) is None and main_up(s),
+            timeout=FORGET_AFTER + 10,
+        )
         assert not [
             labels
             for family in scrape.families.values()
             for labels in (s.labels for s in family.samples)
-            if labels.get("hostname") in forgotten
+            if labels.get("hostname") in {victim.nodename, "web-old"}
         ]
     finally:
         victim.stop()
+        again.stop()
 
 
 def test_landing_page_shows_broker_without_password_and_workers(exporter, worker, broker):

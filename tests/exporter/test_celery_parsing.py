@@ -1,9 +1,14 @@
-"""Unit tests of the celery collector's small parsers: label values and Redis key names."""
+"""Unit tests of the celery collector's small parts: label values, Redis key names, bounds."""
 
 from __future__ import annotations
 
 from exporter.collectors.celery.queues import queue_keys
-from exporter.collectors.celery.tracker import _exception_name, _hostname_label
+from exporter.collectors.celery.tracker import (
+    MAX_VANISHED_WORKERS,
+    EventTracker,
+    _exception_name,
+    _hostname_label,
+)
 
 
 def test_exception_type_is_read_from_the_event_repr():
@@ -23,3 +28,21 @@ def test_producer_names_keep_only_the_host_and_workers_keep_their_name():
 def test_queue_keys_follow_kombu_priority_steps_and_prefix():
     assert queue_keys("q") == ["q", "q\x06\x163", "q\x06\x166", "q\x06\x169"]
     assert queue_keys("q", [0, 5], key_prefix="t1:") == ["t1:q", "t1:q\x06\x165"]
+
+
+def test_vanished_workers_are_kept_down_up_to_the_cap_the_longest_silent_dropped_first():
+    now = [1000.0]
+    tracker = EventTracker(forget_after=60, clock=lambda: now[0])
+    for n in range(MAX_VANISHED_WORKERS + 2):
+        now[0] += 1
+        heartbeat = {"type": "worker-heartbeat", "hostname": f"w{n}@pod", "freq": 2.0}
+        tracker.handle({**heartbeat, "timestamp": now[0], "local_received": now[0]})
+    now[0] += 3600  # every heartbeat long expired, none of them offline: all vanished
+    up = {s.labels["hostname"]: s.value for s in _family(tracker, "celery_worker_up").samples}
+    assert len(up) == MAX_VANISHED_WORKERS and set(up.values()) == {0.0}
+    assert "w0@pod" not in up and "w1@pod" not in up and "w2@pod" in up
+
+
+def _family(tracker: EventTracker, name: str):
+    (family,) = [f for f in tracker.collect() if f.name == name]
+    return family

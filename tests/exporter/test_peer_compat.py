@@ -66,7 +66,10 @@ REQUIRED_REDIS = [
     "redis_config_maxclients",
     "redis_start_time_seconds",
 ]
-PAINEL_ONLY = {"redis_latency_seconds"}  # painel's own, documented as such
+PAINEL_ONLY = {
+    "redis_latency_seconds",
+    "redis_maxmemory_policy_info",
+}  # painel's own, documented as such
 # series whose label values move between two scrapes: a command called in between
 MOVING = {"redis_commands", "redis_commands_duration_seconds"}
 MOVING |= {"redis_commands_failed_calls", "redis_commands_rejected_calls"}

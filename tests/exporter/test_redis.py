@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 
 import pytest
@@ -93,6 +94,37 @@ def test_expired_and_evicted_keys_and_the_memory_limit(redis_server, exporter_fo
     evicted = after.value("redis_evicted_keys_total", addr=addr)
     assert evicted == client.info("stats")["evicted_keys"] > 0  # no write since the scrape
     assert after.value("redis_memory_max_bytes", addr=addr) == limit
+
+
+def test_eviction_policy_expiring_keys_client_limit_and_rejected_connections(
+    redis_server, exporter_for
+):
+    """What tells a cache that evicts by design from a Redis that will refuse writes."""
+    exporter = exporter_for("--redis-url", redis_server.url)
+    addr = redis_server.addr
+    before = exporter.wait_for(lambda s: s.value("redis_up", addr=addr) == 1)
+    assert before.value("redis_maxmemory_policy_info", addr=addr, policy="noeviction") == 1
+    client = redis_server.client()
+    client.config_set("maxmemory-policy", "volatile-lru")
+    client.set("painel:expiring", "x", ex=3600)
+    client.set("painel:kept", "x")
+    # every slot taken: the next connection is refused (and counted) by the server
+    client.config_set("maxclients", client.info("clients")["connected_clients"])
+    with socket.create_connection(("127.0.0.1", redis_server.port), timeout=5) as refused:
+        assert refused.recv(100).startswith(b"-ERR max number of clients reached")
+    client.config_set("maxclients", 50)
+
+    after = exporter.scrape()
+    policies = [s for f in after.families.values() for s in f.samples if "policy" in s.labels]
+    assert [(s.name, s.labels["policy"], s.value) for s in policies] == [
+        ("redis_maxmemory_policy_info", "volatile-lru", 1)
+    ]
+    assert after.value("redis_db_keys_expiring", addr=addr, db="db0") == 1
+    assert after.value("redis_db_keys", addr=addr, db="db0") == 2
+    assert after.value("redis_config_maxclients", addr=addr) == 50
+    rejected = after.value("redis_rejected_connections_total", addr=addr)
+    assert rejected - before.value("redis_rejected_connections_total", addr=addr) == 1
+    assert undocumented(after, ("redis_",)) == []
 
 
 def test_killed_server_reads_down_fast_then_recovers(redis_server, exporter_for):

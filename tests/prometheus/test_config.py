@@ -36,7 +36,7 @@ def test_committed_config_is_the_rendered_compose_config():
 def test_promtool_accepts_the_committed_config_and_its_rule_files():
     done = check_config(COMMITTED_CONFIG)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 2 rule files found" in done.stdout
+    assert "SUCCESS: 3 rule files found" in done.stdout
 
 
 def test_promtool_accepts_a_config_rendered_for_other_ports(tmp_path):

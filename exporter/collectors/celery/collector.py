@@ -84,8 +84,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         type=seconds,
         default=600.0,
         metavar="SECONDS",
-        help="a worker silent this long, or a producer host that sent no task for as long, "
-        "is dropped with all its series (default %(default)s)",
+        help="a worker retired with worker-offline and silent this long, or a producer host "
+        "that sent no task for as long, is dropped with all its series; a worker that "
+        "vanished without worker-offline stays down until it is back (default %(default)s)",
     )
     parser.add_argument(
         "--celery-no-events-after",
@@ -296,7 +297,6 @@ class CeleryCollector(Collector):
         return {
             "targets": [{"target": self.target, "result": events}],
             "events received": self.tracker.events_received,
-            "workers": ", ".join(f"{h} {'up' if up else 'DOWN'}" for h, up in workers.items())
-            or "none seen",
+            "workers": ", ".join(f"{h} {state}" for h, state in workers.items()) or "none seen",
             "queues": queues,
         }

@@ -7,10 +7,13 @@ that only its first events carry, and keeps worker heartbeats, in bounded LRU ca
 
 Worker liveness is decided at scrape time from the heartbeats, as celery.events.state does
 (a worker is alive until 2 x its heartbeat interval after its last heartbeat), so a worker
-killed with SIGKILL, which sends no worker-offline event, drops to 0 by itself. A worker
-silent for `forget_after` seconds is forgotten with all its series (celery-exporter's users
-saw memory and series grow without end with rotating pod names), and so is a producer host
-that sent no task for as long (its `celery_task_sent_total` series: web pods rotate too).
+killed with SIGKILL, which sends no worker-offline event, drops to 0 by itself and stays
+there until it is back: a crash stays visible. A worker that sent worker-offline (a deploy,
+a scale-down) is retired: it leaves `celery_worker_up` at once, and once silent for
+`forget_after` seconds it is forgotten with all its series (celery-exporter's users saw
+memory and series grow without end with rotating pod names), and so is a producer host that
+sent no task for as long (its `celery_task_sent_total` series: web pods rotate too). At most
+MAX_VANISHED_WORKERS vanished workers are kept, the longest silent forgotten first.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ _EXCEPTION_NAME = re.compile(r"([A-Za-z_][\w.]*)")
 # a producer's node name is gen<pid>@host: one per process, so only the host is kept
 _PRODUCER = re.compile(r"gen\d+@(.+)")
 MAX_LABEL_LENGTH = 128
+MAX_VANISHED_WORKERS = 100
 _BULKY_FIELDS = frozenset({"args", "kwargs", "result", "traceback"})
 
 
@@ -88,6 +92,7 @@ class EventTracker:
         self._series: dict[str, set[tuple[str, str]]] = {}
         self._failed_series: dict[str, set[tuple[str, str, str]]] = {}
         self._last_seen: dict[str, float] = {}  # hostname -> local time of its last event
+        self._retired: set[str] = set()  # workers whose last word was worker-offline
         # producer host -> (name, queue) of its task-sent series, and when it last sent
         self._sent_series: dict[str, set[tuple[str, str]]] = {}
         self._last_sent: dict[str, float] = {}
@@ -143,6 +148,10 @@ class EventTracker:
         hostname = event["hostname"]
         self._state.event(event)
         self._last_seen[hostname] = self._clock()
+        if event["type"] == "worker-offline":
+            self._retired.add(hostname)
+        else:
+            self._retired.discard(hostname)
         if isinstance(event.get("processed"), int):
             self._processed_at_first.setdefault(hostname, event["processed"])
 
@@ -159,6 +168,7 @@ class EventTracker:
             self._sent_series.setdefault(hostname, set()).add((name, queue))
         else:
             self._last_seen[hostname] = self._clock()
+            self._retired.discard(hostname)
             self._workers_with_task_events.add(hostname)
             self._start_at_zero(labels)
         if kind == "task-failed":
@@ -217,7 +227,7 @@ class EventTracker:
                 labels=["hostname"],
             )
             for hostname, worker in self._state.workers.items():
-                if hostname not in self._last_seen:
+                if hostname not in self._last_seen or hostname in self._retired:
                     continue
                 alive = bool(worker.alive)
                 up.add_metric([hostname], 1.0 if alive else 0.0)
@@ -231,21 +241,14 @@ class EventTracker:
 
     def _forget_silent_hosts(self) -> None:
         now = self._clock()
-        for hostname, seen in list(self._last_seen.items()):
-            if now - seen < self.forget_after:
-                continue
-            log.info("forgetting celery worker %s: silent for %.0f s", hostname, now - seen)
-            del self._last_seen[hostname]
-            self._processed_at_first.pop(hostname, None)
-            self._workers_with_task_events.discard(hostname)
-            self._state.workers.pop(hostname, None)
-            for name, queue in self._series.pop(hostname, ()):
-                for kind, counter in self._counters.items():
-                    if kind not in ("task-failed", "task-sent"):
-                        counter.remove(name, hostname, queue)
-                self._runtime.remove(name, hostname, queue)
-            for name, queue, exception in self._failed_series.pop(hostname, ()):
-                self._counters["task-failed"].remove(name, hostname, queue, exception)
+        vanished = [h for h in self._last_seen if h not in self._retired and not self._alive(h)]
+        beyond_cap = sorted(vanished, key=self._last_seen.get)[:-MAX_VANISHED_WORKERS]
+        for hostname in beyond_cap:
+            log.warning("forgetting vanished celery worker %s: over %d", hostname, len(vanished))
+            self._forget_worker(hostname)
+        for hostname in [h for h in self._retired if now - self._last_seen[h] >= self.forget_after]:
+            log.info("forgetting retired celery worker %s", hostname)
+            self._forget_worker(hostname)
         for hostname, sent in list(self._last_sent.items()):
             if now - sent < self.forget_after:
                 continue
@@ -253,6 +256,25 @@ class EventTracker:
             del self._last_sent[hostname]
             for name, queue in self._sent_series.pop(hostname, ()):
                 self._counters["task-sent"].remove(name, hostname, queue)
+
+    def _alive(self, hostname: str) -> bool:
+        worker = self._state.workers.get(hostname)
+        return worker is not None and bool(worker.alive)
+
+    def _forget_worker(self, hostname: str) -> None:
+        """Drop a worker with every series that names it."""
+        del self._last_seen[hostname]
+        self._retired.discard(hostname)
+        self._processed_at_first.pop(hostname, None)
+        self._workers_with_task_events.discard(hostname)
+        self._state.workers.pop(hostname, None)
+        for name, queue in self._series.pop(hostname, ()):
+            for kind, counter in self._counters.items():
+                if kind not in ("task-failed", "task-sent"):
+                    counter.remove(name, hostname, queue)
+            self._runtime.remove(name, hostname, queue)
+        for name, queue, exception in self._failed_series.pop(hostname, ()):
+            self._counters["task-failed"].remove(name, hostname, queue, exception)
 
     def queue_names(self) -> list[str]:
         """Queues named by the events so far (task-sent carries the queue)."""
@@ -272,11 +294,13 @@ class EventTracker:
                 > self._processed_at_first.get(hostname, 0)
             )
 
-    def workers(self) -> dict[str, bool]:
-        """hostname -> alive, for the landing page."""
+    def workers(self) -> dict[str, str]:
+        """hostname -> up, DOWN or retired, for the landing page."""
         with self._lock:
             return {
-                h: bool(w.alive) for h, w in self._state.workers.items() if h in self._last_seen
+                h: "retired" if h in self._retired else "up" if w.alive else "DOWN"
+                for h, w in self._state.workers.items()
+                if h in self._last_seen
             }
 
 

@@ -230,6 +230,10 @@ class InfoFamilies:
         for key in CONFIG_GAUGES:
             if (parsed := number(config.get(key))) is not None:
                 self.gauge(f"config_{key.replace('-', '_')}", addr, parsed)
+        # painel's own: whether a full Redis evicts (a cache) or refuses writes
+        if "maxmemory_policy" in info:
+            policy = str(info["maxmemory_policy"])
+            self.gauge("maxmemory_policy_info", addr, 1.0, policy=policy)
         identity = {label: str(info.get(label, "")) for label in INSTANCE_LABELS}
         self.gauge("instance_info", addr, 1.0, **identity)
         if info.get("role") == "slave":

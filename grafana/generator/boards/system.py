@@ -16,9 +16,9 @@ from grafana.generator.panels import (
 
 UID = "painel-system"
 INSTANCE = 'instance=~"$instance"'
-CPU = f"instance:node_cpu_utilisation:rate5m{{{INSTANCE}}}"
-MEMORY = f"instance:node_memory_utilisation:ratio{{{INSTANCE}}}"
-DISK = f"mountpoint:node_filesystem_utilisation:ratio{{{INSTANCE}}}"
+CPU = f"instance:painel_node_cpu_utilisation:rate5m{{{INSTANCE}}}"
+MEMORY = f"instance:painel_node_memory_utilisation:ratio{{{INSTANCE}}}"
+DISK = f"mountpoint:painel_node_filesystem_utilisation:ratio{{{INSTANCE}}}"
 
 
 def utilisation_now(title: str, expr: str, what: str) -> dashboard.Panel:

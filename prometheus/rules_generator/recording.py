@@ -1,0 +1,164 @@
+"""Recording rules: level:metric:operation (https://prometheus.io/docs/practices/rules/).
+
+They drop `instance` (and every label no panel filters on), so that dashboards and alerts
+read a few pre-aggregated series instead of thousands of raw ones. Rates the day-over-day
+panels compare read the raw series, not a finer rule, so that `promtool tsdb
+create-blocks-from rules` can backfill them in one pass. painel's node rules carry a
+`painel_` prefix: node-mixin records `instance:node_cpu_utilisation:rate5m` itself, and
+two rules writing one series break both.
+"""
+
+from __future__ import annotations
+
+from mixin.config import MixinConfig
+from prometheus.rules_generator.promql import select
+from prometheus.rules_generator.rule import group, record
+
+REQUESTS = "django_http_requests_total"
+DURATION = "django_http_request_duration_seconds"
+SERVER_ERRORS = 'status=~"5.."'
+# filesystems that are memory or images, never "full" in a way to act on
+_VIRTUAL_FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay"'
+
+
+def rate_sum(by: str, metric: str, selector: str, window: str, *matchers: str) -> str:
+    return f"sum by ({by}) (rate({select(metric, selector, *matchers)}[{window}]))"
+
+
+def server_errors_rate(by: str, config: MixinConfig, window: str) -> str:
+    """5xx per second, 0 (not absent) for a job or tenant that never answered one."""
+    app = config.app_job_selector
+    return (
+        f"{rate_sum(by, REQUESTS, app, window, SERVER_ERRORS)}\n"
+        f"or\n{rate_sum(by, REQUESTS, app, window)} * 0"
+    )
+
+
+def groups(config: MixinConfig) -> list[dict]:
+    return [django(config), node(config), redis(config), celery(config)]
+
+
+def django(config: MixinConfig) -> dict:
+    app = config.app_job_selector
+    per_request = "job, endpoint, method, tenant"
+    return group(
+        "painel.django.rules",
+        [
+            record("job:django_http_requests:rate5m", rate_sum("job", REQUESTS, app, "5m")),
+            record("job:django_http_requests_5xx:rate5m", server_errors_rate("job", config, "5m")),
+            record(
+                "job:django_http_requests_5xx:ratio_rate5m",
+                "job:django_http_requests_5xx:rate5m\n/ on (job)\njob:django_http_requests:rate5m",
+            ),
+            record(
+                "endpoint_method_tenant_status:django_http_requests:rate5m",
+                rate_sum(f"{per_request}, status", REQUESTS, app, "5m"),
+            ),
+            record(
+                "endpoint_method_tenant:django_http_request_duration_seconds_bucket:rate5m",
+                rate_sum(f"{per_request}, le", f"{DURATION}_bucket", app, "5m"),
+            ),
+            record(
+                "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m",
+                rate_sum(per_request, f"{DURATION}_sum", app, "5m"),
+            ),
+            record(
+                "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m",
+                rate_sum(per_request, f"{DURATION}_count", app, "5m"),
+            ),
+            record(
+                "endpoint:django_http_request_duration_seconds_bucket:rate5m",
+                rate_sum("job, endpoint, le", f"{DURATION}_bucket", app, "5m"),
+            ),
+            record(
+                "endpoint:django_http_request_duration_seconds:p95_rate5m",
+                "histogram_quantile(0.95, endpoint:django_http_request_duration_seconds_bucket:rate5m)",
+            ),
+            record(
+                "job:django_http_request_duration_seconds_bucket:rate5m",
+                rate_sum("job, le", f"{DURATION}_bucket", app, "5m"),
+            ),
+            record(
+                "job:django_http_request_duration_seconds_sum:rate5m",
+                rate_sum("job", f"{DURATION}_sum", app, "5m"),
+            ),
+            record(
+                "job:django_http_request_duration_seconds_count:rate5m",
+                rate_sum("job", f"{DURATION}_count", app, "5m"),
+            ),
+            record(
+                "endpoint_method_tenant:django_http_slow_requests:rate5m",
+                rate_sum(per_request, "django_http_slow_requests_total", app, "5m"),
+            ),
+            record(
+                "endpoint_tenant_exception:django_http_exceptions:rate5m",
+                rate_sum(
+                    "job, endpoint, tenant, exception", "django_http_exceptions_total", app, "5m"
+                ),
+            ),
+        ],
+    )
+
+
+def node(config: MixinConfig) -> dict:
+    exporter = config.exporter_job_selector
+    idle = select("node_cpu_seconds_total", exporter, 'mode=~"idle|iowait|steal"')
+    avail = select("node_filesystem_avail_bytes", exporter, _VIRTUAL_FS)
+    size = select("node_filesystem_size_bytes", exporter, _VIRTUAL_FS)
+    return group(
+        "painel.node.rules",
+        [
+            # Busy is everything but idle, iowait and steal, as in node-mixin.
+            record(
+                "instance:painel_node_cpu_utilisation:rate5m",
+                f"1 - avg by (job, instance) (\n  sum without (mode) (rate({idle}[5m]))\n)",
+            ),
+            record(
+                "instance:painel_node_memory_utilisation:ratio",
+                f"1 - {select('node_memory_MemAvailable_bytes', exporter)}\n"
+                f"  / {select('node_memory_MemTotal_bytes', exporter)}",
+            ),
+            record(
+                "mountpoint:painel_node_filesystem_utilisation:ratio", f"1 - {avail}\n  / {size}"
+            ),
+        ],
+    )
+
+
+def redis(config: MixinConfig) -> dict:
+    exporter = config.exporter_job_selector
+    hits = rate_sum("job, addr", "redis_keyspace_hits_total", exporter, "5m")
+    misses = rate_sum("job, addr", "redis_keyspace_misses_total", exporter, "5m")
+    return group(
+        "painel.redis.rules",
+        [
+            record("addr:redis_keyspace_lookups:rate5m", f"{hits}\n+\n{misses}"),
+            # A ratio of summed rates, never an average of per-series ratios.
+            record(
+                "addr:redis_keyspace_hits:ratio_rate5m",
+                f"{hits}\n/ on (job, addr)\naddr:redis_keyspace_lookups:rate5m",
+            ),
+        ],
+    )
+
+
+def celery(config: MixinConfig) -> dict:
+    exporter = config.exporter_job_selector
+    by = "job, queue_name, name"
+    failed, succeeded = (
+        "queue_name_name:celery_task_failed:rate10m",
+        "queue_name_name:celery_task_succeeded:rate10m",
+    )
+    return group(
+        "painel.celery.rules",
+        [
+            record(failed, rate_sum(by, "celery_task_failed_total", exporter, "10m")),
+            record(succeeded, rate_sum(by, "celery_task_succeeded_total", exporter, "10m")),
+            # A task seen only succeeding (or only failing) has no series of the other
+            # kind: `or ... * 0` stands in a zero so that the sum still exists.
+            record(
+                "queue_name_name:celery_task_processed:rate10m",
+                f"({succeeded} or {failed} * 0)\n+\n({failed} or {succeeded} * 0)",
+            ),
+        ],
+    )
