@@ -23,8 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from demo.stack import Stack
-from exporter import collectors
-from exporter.config import build_parser, env_name
+from tests.support.exporter import exporter_env_names
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -193,16 +192,6 @@ def test_grafana_gets_its_password_from_the_environment_and_the_provisioning(ser
     datasources = sorted((REPO / "grafana" / "provisioning").glob("datasources/*.y*ml"))
     urls = [d["url"] for f in datasources for d in yaml.safe_load(f.read_text())["datasources"]]
     assert "http://prometheus:9090" in urls, urls
-
-
-def exporter_env_names() -> set[str]:
-    parser = build_parser(collectors.modules())
-    return {
-        env_name(option)
-        for action in parser._actions
-        for option in action.option_strings
-        if option.startswith("--")
-    }
 
 
 def test_exporter_settings_name_real_flags(services, tmp_path):

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter import collectors
+from exporter.config import build_parser, env_name
+
 from .ports import free_port, wait_for_port
 from .process import ManagedProcess
 
@@ -68,6 +71,17 @@ class Scrape:
 
     def type_of(self, family: str) -> str | None:
         return self.families[family].type if family in self.families else None
+
+
+def exporter_flags() -> set[str]:
+    """Every long flag of painel-exporter, the collectors' own included."""
+    parser = build_parser(collectors.modules())
+    return {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+
+
+def exporter_env_names() -> set[str]:
+    """The PAINEL_EXPORTER_* variable of every flag: a misspelt one is ignored silently."""
+    return {env_name(flag) for flag in exporter_flags()}
 
 
 class ExporterProcess:
