@@ -10,6 +10,7 @@ DaemonSet, and the generated rules and dashboards in step with their sources.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -389,11 +390,12 @@ def test_every_rule_file_and_dashboard_is_deployed(resources):
     groups = [g for f in rule_files for g in yaml.safe_load(f.read_text())["groups"]]
     deployed = [g for r in find(resources, "PrometheusRule") for g in r["spec"]["groups"]]
     assert deployed == groups
-    dashboards = sorted(p.name for p in (REPO / "grafana" / "dashboards").rglob("*.json"))
-    config_maps = [
-        c for c in find(resources, "ConfigMap") if c["metadata"]["labels"].get("grafana_dashboard")
-    ]
-    assert sorted(key for c in config_maps for key in c["data"]) == dashboards
+    dashboards = (REPO / "grafana" / "dashboards").rglob("*.json")
+    uids = sorted(json.loads(p.read_text())["uid"] for p in dashboards)
+    deployed_uids = sorted(
+        json.loads(text)["uid"] for c in find(resources, "ConfigMap") for text in c["data"].values()
+    )
+    assert deployed_uids == uids
 
 
 def test_dashboard_config_maps_are_what_the_grafana_sidecar_loads(resources):
