@@ -23,9 +23,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from demo.stack import Stack
-from exporter import collectors
-from exporter.config import build_parser, env_name
 from local_services.paths import REPO_ROOT
+from tests.support.exporter_flags import exporter_env_names
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 EXPECTED_SERVICES = {
@@ -198,16 +197,6 @@ def test_grafana_gets_its_password_from_the_environment_and_the_provisioning(ser
     datasources = sorted((REPO_ROOT / "grafana" / "provisioning").glob("datasources/*.y*ml"))
     urls = [d["url"] for f in datasources for d in yaml.safe_load(f.read_text())["datasources"]]
     assert "http://prometheus:9090" in urls, urls
-
-
-def exporter_env_names() -> set[str]:
-    parser = build_parser(collectors.modules())
-    return {
-        env_name(option)
-        for action in parser._actions
-        for option in action.option_strings
-        if option.startswith("--")
-    }
 
 
 def test_exporter_settings_name_real_flags(services, tmp_path):
