@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
 
+from .peer_exporter import PeerExporterProcess
 from .ports import free_port
-from .process import ManagedProcess
-from .scrape import Scrape
-from .waiting import wait_for_port
 
 NODE_EXPORTER_COLLECTORS = (
     "cpu",
@@ -54,25 +51,13 @@ def node_exporter_binary(allow_install: bool = True) -> tuple[str | None, str]:
     return None, "apt-get could not install prometheus-node-exporter (offline?)"
 
 
-class NodeExporterProcess:
+class NodeExporterProcess(PeerExporterProcess):
     """A real node_exporter on a free port, limited to the collectors painel mirrors."""
 
     def __init__(self, binary: str, workdir: Path, all_collectors: bool = False) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        flags = [f"--web.listen-address=127.0.0.1:{self.port}"]
+        port = free_port()
+        flags = [f"--web.listen-address=127.0.0.1:{port}"]
         if not all_collectors:
             flags += ["--collector.disable-defaults"]
             flags += [f"--collector.{name}" for name in NODE_EXPORTER_COLLECTORS]
-        self.process = ManagedProcess(f"node-exporter-{self.port}", [binary, *flags], workdir)
-
-    def __enter__(self) -> NodeExporterProcess:
-        self.process.start(ready=lambda: wait_for_port(self.port, timeout=20))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.stop()
-
-    def scrape(self) -> Scrape:
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as answer:
-            return Scrape(answer.read().decode())
+        super().__init__("node-exporter", [binary, *flags], workdir, port)

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
-RULES_DIR = REPO / "prometheus" / "rules"
+from local_services.paths import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+RULES_DIR = REPO_ROOT / "prometheus" / "rules"
 METRIC_SECTIONS = ("From the Django app", "From the exporter")
 RULES_SECTION = "Recording rules"
 

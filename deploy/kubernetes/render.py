@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from grafana.generator.generate import DASHBOARDS_DIR
+from prometheus.rules_generator.render import RULES_DIR
+
 KUSTOMIZE_DIR = Path(__file__).resolve().parent
-RULES_DIR = REPO / "prometheus" / "rules"
-DASHBOARDS_DIR = REPO / "grafana" / "dashboards"
 RULES_FILE = "generated/prometheus-rules.yaml"
 DASHBOARDS_FILE = "generated/grafana-dashboards.yaml"
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         path = KUSTOMIZE_DIR / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        print(path.relative_to(REPO))
+        print(path)
 
 
 if __name__ == "__main__":

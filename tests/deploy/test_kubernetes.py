@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -22,11 +21,11 @@ import yaml
 from cloudcoil.models.prometheus_operator import v1 as monitoring
 
 from deploy.kubernetes import render
+from local_services.paths import REPO_ROOT
 from tests.deploy import kustomize
 from tests.support.exporter_flags import exporter_env_names, exporter_flags
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy" / "kubernetes"
+DEPLOY = REPO_ROOT / "deploy" / "kubernetes"
 # The oldest Kubernetes the manifests are written for (docs/kubernetes.md), and the newest
 # the schemas know.
 KUBERNETES_VERSIONS = ["1.29", kubernetes_validate.utils.latest_version()]
@@ -121,7 +120,7 @@ def test_every_file_of_the_directory_is_a_resource_of_the_kustomization():
 
 
 def test_the_image_is_the_one_compose_builds_and_the_user_overrides_by_name(resources):
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     images = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["images"]
     assert [i["name"] for i in images] == ["painel"]
     built = f"{images[0]['newName']}:{images[0]['newTag']}"
@@ -201,7 +200,7 @@ def test_a_misspelt_field_is_caught():
 
 @pytest.fixture(scope="module")
 def compose_services() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    return yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
 
 
 @pytest.mark.parametrize("service", ["app", "celery"])
@@ -324,7 +323,7 @@ def test_the_metrics_directory_is_a_sized_memory_emptydir_private_to_the_pod(res
     # The files count in the container's memory: its limit must hold them and more.
     assert parse_quantity(gunicorn["resources"]["limits"]["memory"]) > parse_quantity(size_limit)
     # The figure and its formula are documented where users look.
-    assert f"sizeLimit: {size_limit}" in (REPO / "docs" / "kubernetes.md").read_text()
+    assert f"sizeLimit: {size_limit}" in (REPO_ROOT / "docs" / "kubernetes.md").read_text()
 
 
 def parse_quantity(text: str) -> int:
@@ -337,7 +336,7 @@ def parse_quantity(text: str) -> int:
 
 def job_names() -> set[str]:
     """The jobs prometheus.yml scrapes, which the rules and dashboards aggregate by."""
-    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    config = yaml.safe_load((REPO_ROOT / "prometheus" / "prometheus.yml").read_text())
     return {job["job_name"] for job in config["scrape_configs"]}
 
 
@@ -386,11 +385,11 @@ def test_generated_files_are_the_generator_output():
 
 
 def test_every_rule_file_and_dashboard_is_deployed(resources):
-    rule_files = sorted((REPO / "prometheus" / "rules").glob("*.yml"))
+    rule_files = sorted((REPO_ROOT / "prometheus" / "rules").glob("*.yml"))
     groups = [g for f in rule_files for g in yaml.safe_load(f.read_text())["groups"]]
     deployed = [g for r in find(resources, "PrometheusRule") for g in r["spec"]["groups"]]
     assert deployed == groups
-    dashboards = (REPO / "grafana" / "dashboards").rglob("*.json")
+    dashboards = (REPO_ROOT / "grafana" / "dashboards").rglob("*.json")
     uids = sorted(json.loads(p.read_text())["uid"] for p in dashboards)
     deployed_uids = sorted(
         json.loads(text)["uid"] for c in find(resources, "ConfigMap") for text in c["data"].values()
