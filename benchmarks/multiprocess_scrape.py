@@ -28,9 +28,9 @@ PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
     "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
-# The middleware tests' Django project, which gunicorn imports by name: painel's middleware
-# and /metrics view, nothing of the demo.
-TEST_PROJECT = "tests.django_middleware.project"
+# The benchmarks' own Django project (benchmarks/site), which gunicorn imports by name:
+# painel's middleware and /metrics view, nothing else.
+SITE = "benchmarks.site"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -285,9 +285,9 @@ def scrape_through_gunicorn(base: Path, ours_dir: Path, workers: int, runs: int)
 
     from local_services.gunicorn import GunicornServer
 
-    settings = {"DJANGO_SETTINGS_MODULE": f"{TEST_PROJECT}.settings"}
+    settings = {"DJANGO_SETTINGS_MODULE": f"{SITE}.settings"}
     server = GunicornServer(
-        base / "gunicorn", f"{TEST_PROJECT}.wsgi:application", workers=workers, env=settings
+        base / "gunicorn", f"{SITE}.wsgi:application", workers=workers, env=settings
     )
     server.start()
     try:

@@ -1,0 +1,10 @@
+SECRET_KEY = "painel-benchmarks-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+ROOT_URLCONF = "benchmarks.site.urls"
+WSGI_APPLICATION = "benchmarks.site.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = ["django_prometheus", "django_middleware"]
+MIDDLEWARE = ["django_middleware.middleware.MetricsMiddleware"]
+DATABASES = {}
