@@ -209,6 +209,7 @@ def test_reads_the_host_through_path_flags(tmp_path):
         (proc / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path("/proc") / name, proc / name)
     (proc / "meminfo").write_text("MemTotal:        1234 kB\nHugePages_Total:       0\n")
+    (proc / "loadavg").write_text("1.50 2.50 3.50 1/100 4321\n")
     for mountpoint in ("data", "var/log/app", "srv/my files", "backup", "etc"):
         (root / mountpoint).mkdir(parents=True)
     (root / "etc/hosts").touch()
@@ -232,6 +233,7 @@ def test_reads_the_host_through_path_flags(tmp_path):
         scrape = exporter.scrape()
     assert scrape.value("painel_exporter_collector_success", collector="system") == 1
     assert scrape.value("node_memory_MemTotal_bytes") == 1234 * 1024
+    assert [scrape.value(f"node_load{m}") for m in (1, 5, 15)] == [1.5, 2.5, 3.5]
     assert [labels for labels, _ in scrape.samples("node_network_up")] == [{"device": "eth9"}]
     assert scrape.value("node_network_mtu_bytes", device="eth9") == 9000
     assert scrape.samples("node_cpu_seconds_total")
