@@ -1,8 +1,8 @@
 """Flags and environment variables, validated once at start-up.
 
 Every flag, the core ones here and those each collector module adds, can also come from
-the environment as PAINEL_EXPORTER_<FLAG> (upper case, dashes to underscores). A flag on
-the command line wins over its variable; a repeatable flag takes a comma- or
+the environment as PAINEL_EXPORTER_<FLAG> (upper case, dashes and dots to underscores). A
+flag on the command line wins over its variable; a repeatable flag takes a comma- or
 newline-separated list from its variable. Anything wrong raises ConfigError with one line
 that says what to fix; main() prints it and exits non-zero.
 """
@@ -42,8 +42,9 @@ def seconds(text: str) -> float:
 
 
 def env_name(option: str) -> str:
-    """--redis-url -> PAINEL_EXPORTER_REDIS_URL"""
-    return ENV_PREFIX + option.lstrip("-").upper().replace("-", "_")
+    """--redis-url -> PAINEL_EXPORTER_REDIS_URL, --path.rootfs -> PAINEL_EXPORTER_PATH_ROOTFS
+    (node_exporter's dotted flags: a dot is no part of a shell variable's name)"""
+    return ENV_PREFIX + re.sub(r"[-.]", "_", option.lstrip("-").upper())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -277,7 +278,7 @@ def _flags_set(
 def _name_source(message: str, sources: Mapping[str, str]) -> str:
     """Point at the environment variable when the bad value came from one."""
     # argparse's "argument --flag: ..." or our own "--flag value: ..."
-    match = re.match(r"(?:argument )?(--[\w-]+)", message)
+    match = re.match(r"(?:argument )?(--[\w.-]+)", message)
     if match and match[1] in sources:
         return f"{message} (set by {sources[match[1]]})"
     return message

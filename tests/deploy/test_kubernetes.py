@@ -21,6 +21,7 @@ import yaml
 from cloudcoil.models.prometheus_operator import v1 as monitoring
 
 from deploy.kubernetes import render
+from exporter.collectors.system import HOST_PATH_FLAGS
 from local_services.paths import REPO_ROOT
 from tests.deploy import kustomize
 from tests.support.exporter_flags import exporter_env_names, exporter_flags
@@ -34,9 +35,6 @@ MONITORING = {
     "ServiceMonitor": monitoring.ServiceMonitor,
     "PrometheusRule": monitoring.PrometheusRule,
 }
-# node_exporter's flag names, added to painel-exporter's system collector on another branch;
-# until it has them they are the only flags the manifests may use that it lacks.
-HOST_PATH_FLAGS = {"--path.rootfs": "/", "--path.procfs": "/proc", "--path.sysfs": "/sys"}
 
 
 @pytest.fixture(scope="module")
@@ -249,10 +247,9 @@ def test_every_service_selects_pods_that_have_its_target_port(resources):
 
 def test_every_exporter_setting_names_a_real_flag(resources):
     """A misspelt PAINEL_EXPORTER_* variable or flag would be ignored or stop the exporter."""
-    known_flags = exporter_flags() | (HOST_PATH_FLAGS.keys() - exporter_flags())
     for _, c in exporters(resources):
         assert {k for k in env(c) if k.startswith("PAINEL_")} <= exporter_env_names()
-        assert {a.partition("=")[0] for a in c.get("args", [])} <= known_flags
+        assert {a.partition("=")[0] for a in c.get("args", [])} <= exporter_flags()
 
 
 def test_compose_exporter_settings_are_all_somewhere(resources, compose_services):

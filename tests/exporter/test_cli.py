@@ -34,7 +34,7 @@ def test_help_documents_every_flag_and_its_environment_variable():
     assert {"--listen", "--redis-url", "--broker-url", "--log-file", "--slow-request-log"} <= flags
     assert {"--health-url", "--interval", "--collectors", "--basic-auth", "--bearer-token"} <= flags
     for flag in flags:
-        env = "PAINEL_EXPORTER_" + flag[2:].upper().replace("-", "_")
+        env = "PAINEL_EXPORTER_" + flag[2:].upper().replace("-", "_").replace(".", "_")
         assert f"{flag} " in help_text and f"[env {env}]" in help_text, flag
     assert "0.0.0.0:9811" in help_text
     version = run(PAINEL_EXPORTER, "--version")

@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client.core import Metric
 
@@ -28,6 +29,7 @@ from . import (
     netclass,
     netdev,
     pressure,
+    procfs,
     stat,
     timex,
     uname,
@@ -51,7 +53,19 @@ DEFAULT_DISK_DEVICES_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+
 DEFAULT_NETWORK_DEVICES_EXCLUDE = r"^lo$"
 
 
+# node_exporter's flags and defaults: in a container, where the host's are mounted
+HOST_PATH_FLAGS = {"--path.procfs": "/proc", "--path.sysfs": "/sys", "--path.rootfs": "/"}
+
+
 def add_flags(parser: argparse.ArgumentParser) -> None:
+    for flag, default in HOST_PATH_FLAGS.items():
+        parser.add_argument(
+            flag,
+            dest=flag[2:].replace(".", "_"),  # args.path_procfs
+            default=default,
+            metavar="DIR",
+            help=f"the host's {default} as mounted here (default %(default)s)",
+        )
     parser.add_argument(
         "--system-fs-types-exclude",
         default=DEFAULT_FS_TYPES_EXCLUDE,
@@ -84,6 +98,11 @@ def has_target(args: argparse.Namespace) -> bool:
 
 
 def build(args: argparse.Namespace) -> list[Collector]:
+    procfs.use_host_paths(
+        proc=_directory(args.path_procfs, "--path.procfs"),
+        sys=_directory(args.path_sysfs, "--path.sysfs"),
+        root=_directory(args.path_rootfs, "--path.rootfs"),
+    )
     return [
         SystemCollector(
             fs_types_exclude=_regex(args.system_fs_types_exclude, "--system-fs-types-exclude"),
@@ -98,6 +117,12 @@ def build(args: argparse.Namespace) -> list[Collector]:
             ),
         )
     ]
+
+
+def _directory(path: str, flag: str) -> Path:
+    if not Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: no such directory (mount the host's there)")
+    return Path(path)
 
 
 def _regex(pattern: str, flag: str) -> re.Pattern:

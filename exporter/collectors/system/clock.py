@@ -8,9 +8,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .procfs import SYS, read_optional
-
-CLOCKSOURCES = SYS / "devices/system/clocksource"
+from . import procfs
+from .procfs import read_optional
 
 
 def collect() -> Iterable[Metric]:
@@ -41,7 +40,8 @@ def _clocksources() -> Iterable[Metric]:
         "Current clocksource read from '/sys/devices/system/clocksource'.",
         labels=labels,
     )
-    devices = sorted(CLOCKSOURCES.glob("clocksource[0-9]*")) if CLOCKSOURCES.is_dir() else []
+    clocksources = procfs.SYS / "devices/system/clocksource"
+    devices = sorted(clocksources.glob("clocksource[0-9]*")) if clocksources.is_dir() else []
     for index, device in enumerate(devices):  # node_exporter labels them by position
         for source in (read_optional(device / "available_clocksource") or "").split():
             available.add_metric([str(index), source], 1.0)

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .procfs import PROC, read_optional
+from . import procfs
+from .procfs import read_optional
 
 _FILES = {
     "nf_conntrack_count": (
@@ -22,6 +23,6 @@ _FILES = {
 
 def collect() -> Iterable[Metric]:
     for file, (name, help_) in _FILES.items():
-        text = read_optional(PROC / "sys/net/netfilter" / file)
+        text = read_optional(procfs.PROC / "sys/net/netfilter" / file)
         if text is not None:
             yield GaugeMetricFamily(name, help_, value=float(text))

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from .procfs import PROC, read
+from . import procfs
+from .procfs import read
 
 SECTOR_BYTES = 512.0  # the kernel counts 512-byte sectors whatever the device's own size
 MS = 1 / 1000
@@ -103,7 +104,7 @@ def collect(devices_exclude: re.Pattern) -> Iterable[Metric]:
         else GaugeMetricFamily(name, help_, labels=["device"])
         for name, help_, _, counter in _COLUMNS
     ]
-    for line in read(PROC / "diskstats").splitlines():
+    for line in read(procfs.PROC / "diskstats").splitlines():
         _major, _minor, device, *columns = line.split()
         if devices_exclude.search(device):
             continue

@@ -6,11 +6,12 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .procfs import PROC, read
+from . import procfs
+from .procfs import read
 
 
 def collect() -> Iterable[Metric]:
-    allocated, _unused, maximum = read(PROC / "sys/fs/file-nr").split()
+    allocated, _unused, maximum = read(procfs.PROC / "sys/fs/file-nr").split()
     for name, value in (("allocated", allocated), ("maximum", maximum)):
         yield GaugeMetricFamily(
             f"node_filefd_{name}", f"File descriptor statistics: {name}.", value=float(value)

@@ -1,5 +1,5 @@
 """node_filesystem_*: size, free, available, inodes, read-only and device errors of every
-real mounted filesystem, none allowed to hang the scrape."""
+real mounted filesystem, once per device, none allowed to hang the scrape."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from typing import Any
 
-import psutil
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+from .mounts import Mount, mounts, one_per_device
 
 log = logging.getLogger("painel.exporter.system")
 
@@ -43,24 +43,25 @@ class Filesystems:
             "device_error",
             "Whether an error occurred while getting statistics for the given device.",
         )
-        mounts: dict[str, Any] = {}  # psutil's sdiskpart
-        for part in psutil.disk_partitions(all=True):
+        wanted: dict[str, Mount] = {}  # a mount point listed twice counts once
+        for mount in mounts():
             if not (
-                part.mountpoint in mounts
-                or self.fs_types_exclude.search(part.fstype)
-                or self.mount_points_exclude.search(part.mountpoint)
+                mount.mountpoint in wanted
+                or self.fs_types_exclude.search(mount.fstype)
+                or self.mount_points_exclude.search(mount.mountpoint)
             ):
-                mounts[part.mountpoint] = part
-        stats = self._statvfs.many(list(mounts))
-        for mountpoint, part in mounts.items():
-            values = [part.device, mountpoint, part.fstype]
-            stat = stats.get(mountpoint)
+                wanted[mount.mountpoint] = mount
+        kept = one_per_device(list(wanted.values()))
+        stats = self._statvfs.many([str(m.path()) for m in kept])
+        for mount in kept:
+            values = [mount.device, mount.mountpoint, mount.fstype]
+            stat = stats.get(str(mount.path()))
             # a stuck or failing mount reads device_error 1 and nothing more, as in node_exporter
             device_error.add_metric(values, 0.0 if stat else 1.0)
             if stat is None:
                 readonly.add_metric(values, 0.0)
                 continue
-            readonly.add_metric(values, 1.0 if "ro" in part.opts.split(",") else 0.0)
+            readonly.add_metric(values, 1.0 if mount.readonly else 0.0)
             size.add_metric(values, stat.f_blocks * stat.f_bsize)
             free.add_metric(values, stat.f_bfree * stat.f_bsize)
             avail.add_metric(values, stat.f_bavail * stat.f_bsize)

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .procfs import PROC, read
+from . import procfs
+from .procfs import read
 
 _PARENS = re.compile(r"\((.*)\)")  # Active(anon) -> Active_anon
 
 
 def collect() -> Iterable[Metric]:
-    for line in read(PROC / "meminfo").splitlines():
+    for line in read(procfs.PROC / "meminfo").splitlines():
         parts = line.split()
         if len(parts) < 2:
             continue

@@ -7,9 +7,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .procfs import SYS, read_optional
-
-NET = SYS / "class/net"
+from . import procfs
+from .procfs import read_optional
 
 # sysfs attribute -> (metric, help, scale)
 _ATTRIBUTES = {
@@ -41,7 +40,8 @@ def collect() -> Iterable[Metric]:
         attribute: GaugeMetricFamily(name, help_, labels=["device"])
         for attribute, (name, help_, _) in _ATTRIBUTES.items()
     }
-    for path in sorted(NET.iterdir()) if NET.is_dir() else []:
+    net = procfs.SYS / "class/net"
+    for path in sorted(net.iterdir()) if net.is_dir() else []:
         device = path.name
         operstate = (read_optional(path / "operstate") or "").strip()
         up.add_metric([device], 1.0 if operstate == "up" else 0.0)

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from .procfs import PROC, read
+from . import procfs
+from .procfs import read
 
 _RECEIVE = ["bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast"]
 _TRANSMIT = ["bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed"]
@@ -24,7 +25,7 @@ def collect(devices_exclude: re.Pattern) -> Iterable[Metric]:
         )
         for statistic in STATISTICS
     ]
-    for line in read(PROC / "net/dev").splitlines()[2:]:  # two header lines
+    for line in read(procfs.PROC / "net/dev").splitlines()[2:]:  # two header lines
         device, _, columns = line.partition(":")
         device = device.strip()
         if devices_exclude.search(device):

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from .procfs import PROC, read_optional
+from . import procfs
+from .procfs import read_optional
 
 # (resource, line) -> (metric, help); node_exporter leaves out cpu's "full" line
 _STALLS = {
@@ -36,7 +37,7 @@ _STALLS = {
 
 def collect() -> Iterable[Metric]:
     for resource in ("cpu", "io", "memory"):
-        text = read_optional(PROC / "pressure" / resource)
+        text = read_optional(procfs.PROC / "pressure" / resource)
         for line in (text or "").splitlines():
             kind, *fields = line.split()
             if (resource, kind) not in _STALLS:

@@ -1,11 +1,26 @@
-"""Where the kernel's files are, and the one way every area reads them."""
+"""Where the kernel's files are, and the one way every area reads them.
+
+PROC, SYS and ROOT are the host's /proc, /sys and / as this process sees them: in a
+container, where the host's are mounted (node_exporter's --path.procfs, --path.sysfs and
+--path.rootfs). They are set once at start-up by `use_host_paths`, before any scrape;
+every area reads them at scrape time as `procfs.PROC`, never a copy taken at import.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
+
 PROC = Path("/proc")
 SYS = Path("/sys")
+ROOT = Path("/")
+
+
+def use_host_paths(proc: Path, sys: Path, root: Path) -> None:
+    global PROC, SYS, ROOT
+    PROC, SYS, ROOT = proc, sys, root
+    psutil.PROCFS_PATH = str(proc)  # the CPU times psutil reads from <procfs>/stat
 
 
 def read(path: Path) -> str:

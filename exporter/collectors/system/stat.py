@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from .procfs import PROC, read
+from . import procfs
+from .procfs import read
 
 # /proc/stat line -> (metric, help, counter?)
 _LINES = {
@@ -25,7 +26,7 @@ _LINES = {
 
 
 def collect() -> Iterable[Metric]:
-    for line in read(PROC / "stat").splitlines():
+    for line in read(procfs.PROC / "stat").splitlines():
         key, _, rest = line.partition(" ")
         if key not in _LINES:
             continue

@@ -7,14 +7,15 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .procfs import PROC, read_optional
+from . import procfs
+from .procfs import read_optional
 
 LABELS = ["sysname", "release", "version", "machine", "nodename", "domainname"]
 
 
 def collect() -> Iterable[Metric]:
     uname = os.uname()
-    domainname = (read_optional(PROC / "sys/kernel/domainname") or "(none)").strip()
+    domainname = (read_optional(procfs.PROC / "sys/kernel/domainname") or "(none)").strip()
     family = GaugeMetricFamily(
         "node_uname_info",
         "Labeled system information as provided by the uname system call.",

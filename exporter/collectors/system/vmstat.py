@@ -8,13 +8,14 @@ from collections.abc import Iterable
 
 from prometheus_client.core import Metric, UnknownMetricFamily
 
-from .procfs import PROC, read
+from . import procfs
+from .procfs import read
 
 FIELDS = re.compile(r"^(oom_kill|pgpg|pswp|pg.*fault).*")  # node_exporter's default
 
 
 def collect() -> Iterable[Metric]:
-    for line in read(PROC / "vmstat").splitlines():
+    for line in read(procfs.PROC / "vmstat").splitlines():
         field, _, value = line.partition(" ")
         if FIELDS.match(field):
             yield UnknownMetricFamily(
