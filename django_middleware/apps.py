@@ -8,6 +8,7 @@ from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
 
 from . import conf
+from .multiprocess import dropped
 
 
 class PainelConfig(AppConfig):
@@ -23,3 +24,4 @@ class PainelConfig(AppConfig):
                 f"PROMETHEUS_MULTIPROC_DIR={multiproc_dir!r} is not a directory: create it "
                 "(empty) before starting, or unset it for a single-process server"
             )
+        dropped.declare()  # at 0 from the first scrape; in a worker, while its files have room
