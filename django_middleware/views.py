@@ -15,7 +15,6 @@ from .access import denied
 from .multiprocess import MultiProcessCollector, choose_encoder, dropped
 from .multiprocess.stats import declare_unreadable_files
 
-
 logger = logging.getLogger("painel.metrics")
 
 
