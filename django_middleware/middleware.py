@@ -29,6 +29,8 @@ from .labels import (
 from .multiprocess import dropped
 from .slowlog import log_slow_request, request_id, user_value
 
+_pending_drops = dropped.pending  # emptied in place by flush()
+
 
 class MetricsMiddleware:
     sync_capable = True
@@ -73,7 +75,7 @@ class MetricsMiddleware:
             self._record(request, status, duration)
         except Exception as exc:
             dropped.note_middleware_failure(exc)
-        if dropped.pending:
+        if _pending_drops:
             dropped.flush()
 
     async def _acall(self, request: Any) -> Any:
@@ -96,7 +98,7 @@ class MetricsMiddleware:
             await self._arecord_unguarded(request, status, duration)
         except Exception as exc:
             dropped.note_middleware_failure(exc)
-        if dropped.pending:
+        if _pending_drops:
             dropped.flush()
 
     async def _arecord_unguarded(self, request: Any, status: int, duration: float) -> None:

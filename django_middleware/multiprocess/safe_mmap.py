@@ -15,6 +15,7 @@ memory, so the first write that lands carries every increment made meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -47,9 +48,12 @@ class SafeMmapedDict(MmapedDict):
     def _open(self) -> bool:
         """Map the file, space reserved; on failure note the drop and retry later."""
         f = None
+        created = False
         try:
             f = open(self._fname, "rb" if self._read_mode else "a+b")  # noqa: SIM115 kept open
-            capacity = os.fstat(f.fileno()).st_size or _INITIAL_MMAP_SIZE
+            capacity = os.fstat(f.fileno()).st_size
+            if capacity == 0:
+                created, capacity = True, _INITIAL_MMAP_SIZE
             if not self._read_mode:
                 # Also backs the holes of a file a plain MmapedDict made sparse.
                 os.posix_fallocate(f.fileno(), 0, capacity)
@@ -67,6 +71,9 @@ class SafeMmapedDict(MmapedDict):
             self._m = None
             if f is not None:
                 f.close()
+            if created:  # an empty file would read as damaged
+                with contextlib.suppress(OSError):
+                    os.unlink(self._fname)
             self._f = None
             reason = dropped.reason_of(exc) if isinstance(exc, OSError) else "damaged_file"
             self._failed(reason, exc)
