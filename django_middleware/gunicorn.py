@@ -15,6 +15,9 @@ from pathlib import Path
 
 from django_middleware.multiprocess import dropped, mark_process_dead, remove_stale_files
 
+# Set in the master once on_starting found the directory; workers inherit it.
+directory_checked = False
+
 
 def multiproc_dir() -> Path:
     """The validated PROMETHEUS_MULTIPROC_DIR; exits with what to fix when it is wrong."""
@@ -31,7 +34,9 @@ def multiproc_dir() -> Path:
 
 
 def on_starting(server) -> None:
+    global directory_checked
     path = multiproc_dir()
+    directory_checked = True
     if getattr(server, "master_pid", 0):
         # A USR2 upgrade: this master was exec'd by a running one whose workers still write
         # here and whose child_exit merges them when they stop. Their files are live counts.
