@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
 
 from . import conf
+from .multiprocess import dropped
+
+logger = logging.getLogger("painel.metrics")
+
+
+def _checked_by_gunicorn_master() -> bool:
+    hooks = sys.modules.get("django_middleware.gunicorn")
+    return bool(hooks and hooks.directory_checked)
 
 
 class PainelConfig(AppConfig):
@@ -19,7 +29,14 @@ class PainelConfig(AppConfig):
         conf.get()
         multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if multiproc_dir and not os.path.isdir(multiproc_dir):
+            if _checked_by_gunicorn_master():
+                # It was there when gunicorn started: removed since. A worker that refused
+                # to boot would make gunicorn's master shut the whole server down; it serves
+                # without metrics instead (counted as dropped, retried once a second).
+                logger.error("painel: PROMETHEUS_MULTIPROC_DIR=%r was removed", multiproc_dir)
+                return
             raise ImproperlyConfigured(
                 f"PROMETHEUS_MULTIPROC_DIR={multiproc_dir!r} is not a directory: create it "
                 "(empty) before starting, or unset it for a single-process server"
             )
+        dropped.declare()  # at 0 from the first scrape; in a worker, while its files have room

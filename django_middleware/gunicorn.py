@@ -4,7 +4,7 @@ Every worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR and /metric
 The directory has to exist before the first metric is made, must start empty (files left by
 an earlier run would be added in again), and a worker's live gauges go when it exits.
 To keep your own gunicorn config file, import these hooks into it:
-`from django_middleware.gunicorn import on_starting, child_exit`.
+`from django_middleware.gunicorn import on_starting, post_fork, child_exit`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-from django_middleware.multiprocess import mark_process_dead, remove_stale_files
+from django_middleware.multiprocess import dropped, mark_process_dead, remove_stale_files
+
+# Set in the master once on_starting found the directory; workers inherit it.
+directory_checked = False
 
 
 def multiproc_dir() -> Path:
@@ -31,7 +34,9 @@ def multiproc_dir() -> Path:
 
 
 def on_starting(server) -> None:
+    global directory_checked
     path = multiproc_dir()
+    directory_checked = True
     if getattr(server, "master_pid", 0):
         # A USR2 upgrade: this master was exec'd by a running one whose workers still write
         # here and whose child_exit merges them when they stop. Their files are live counts.
@@ -41,6 +46,11 @@ def on_starting(server) -> None:
         return
     remove_stale_files(str(path))
     server.log.info("painel: multiprocess metrics in %s (cleaned)", path)
+
+
+def post_fork(server, worker) -> None:
+    # While the new worker's files have room: its drop counts then never need to grow them.
+    dropped.declare()
 
 
 def child_exit(server, worker) -> None:

@@ -26,7 +26,10 @@ from .labels import (
     exception_label,
     method_label,
 )
+from .multiprocess import dropped
 from .slowlog import log_slow_request, request_id, user_value
+
+_pending_drops = dropped.pending  # emptied in place by flush()
 
 
 class MetricsMiddleware:
@@ -61,10 +64,19 @@ class MetricsMiddleware:
             response = self.get_response(request)
         except BaseException:
             # Only when DEBUG_PROPAGATE_EXCEPTIONS lets an exception through Django's handler.
-            self._record(request, 500, perf_counter() - start)
+            self._guarded_record(request, 500, perf_counter() - start)
             raise
-        self._record(request, response.status_code, perf_counter() - start)
+        self._guarded_record(request, response.status_code, perf_counter() - start)
         return response
+
+    def _guarded_record(self, request: Any, status: int, duration: float) -> None:
+        # A metrics failure must never cost the request (try costs nothing when nothing fails).
+        try:
+            self._record(request, status, duration)
+        except Exception as exc:
+            dropped.note_middleware_failure(exc)
+        if _pending_drops:
+            dropped.flush()
 
     async def _acall(self, request: Any) -> Any:
         path = request.path_info
@@ -82,6 +94,14 @@ class MetricsMiddleware:
         return response
 
     async def _arecord(self, request: Any, status: int, duration: float) -> None:
+        try:
+            await self._arecord_unguarded(request, status, duration)
+        except Exception as exc:
+            dropped.note_middleware_failure(exc)
+        if _pending_drops:
+            dropped.flush()
+
+    async def _arecord_unguarded(self, request: Any, status: int, duration: float) -> None:
         if duration > self.slow_threshold and self.user_field is not None:
             # The slow-request record names the user, and request.user is usually a lazy
             # object whose first read queries the session store and the database, which

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -11,11 +12,15 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from . import conf, health
 from .access import denied
-from .multiprocess import MultiProcessCollector, choose_encoder
+from .multiprocess import MultiProcessCollector, choose_encoder, dropped
 from .multiprocess.stats import declare_unreadable_files
+
+logger = logging.getLogger("painel.metrics")
 
 
 def _registry() -> CollectorRegistry:
+    dropped.declare()
+    dropped.flush()
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path:
         return REGISTRY
@@ -33,7 +38,14 @@ def metrics(request: Any) -> HttpResponse:
     if refusal is not None:
         return refusal
     encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT"))
-    return HttpResponse(encoder(_registry()), content_type=content_type)
+    try:
+        body = encoder(_registry())
+    except (OSError, ValueError) as exc:
+        # The directory was removed or made unreadable under the running server: answer at
+        # once with what is left (nothing from the files) rather than an error.
+        logger.error("painel: cannot read the metrics directory: %s", exc)
+        body = encoder(CollectorRegistry())
+    return HttpResponse(body, content_type=content_type)
 
 
 @never_cache

@@ -10,6 +10,10 @@ Nothing here imports Django. See docs/multiprocess.md for the design; the module
 - collector.py: `MultiProcessCollector` and the fast `generate_latest` / `choose_encoder`
 - writer.py: the middleware's writes of a request straight into its worker's files
 - stats.py: the one metric about the files themselves
+- safe_mmap.py, dropped.py: app processes survive a full or missing directory, counting drops
+
+Importing this package installs safe_mmap's file class (the middleware imports it, and so does
+the gunicorn hooks module, before any metric file is opened in a worker).
 """
 
 from .collector import (
@@ -20,6 +24,9 @@ from .collector import (
 )
 from .files import remove_stale_files
 from .merge import mark_process_dead
+from .safe_mmap import install as _install_safe_files
+
+_install_safe_files()
 
 __all__ = [
     "MultiProcessCollector",

@@ -58,8 +58,9 @@ class MmapRequestSeries:
         self._bucket_values = duration._buckets
         self._bounds = duration._upper_bounds  # ends with +Inf, as the buckets do
         self._pid = 0  # bound at the first write
-        # count, sum, then the buckets: (value object, its file, the offset of its 16 bytes)
-        self._places: list[tuple[Any, Any, int]] = []
+        # count, sum, then the buckets: (value object, its file, the offset of its 16 bytes);
+        # None while a value has no place in its file (a full directory, say)
+        self._places: list[tuple[Any, Any, int]] | None = []
 
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
         # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
@@ -70,6 +71,9 @@ class MmapRequestSeries:
             if self._pid != _getpid():
                 self._bind()
             places = self._places
+            if places is None:
+                self._record_through_values(seconds)
+                return
             _add(places[0], 1.0)
             _add(places[1], seconds)
             # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
@@ -81,8 +85,19 @@ class MmapRequestSeries:
         # value from them, at the next use of any value: get() is one.
         self._count_value.get()
         values = (self._count_value, self._sum_value, *self._bucket_values)
-        self._places = [_place(value) for value in values]
         self._pid = _getpid()
+        if all(value._key in value._file._positions for value in values):
+            self._places = [_place(value) for value in values]
+        else:
+            self._places = None
+
+    def _record_through_values(self, seconds: float) -> None:
+        # prometheus_client's values write through safe_mmap, which counts what it cannot
+        # place and places it once there is room again; then the fast path takes over.
+        self._count_value.inc(1.0)
+        self._sum_value.inc(seconds)
+        self._bucket_values[bisect_left(self._bounds, seconds)].inc(1.0)
+        self._bind()
 
 
 def _place(value: Any) -> tuple[Any, Any, int]:

@@ -95,6 +95,18 @@ def django(config: MixinConfig) -> list[dict]:
             "(below that the alert stays silent).",
             "10m",
         ),
+        # Fires while any app process drops metric writes (a full, missing or read-only
+        # PROMETHEUS_MULTIPROC_DIR): requests are still served, but the dashboards undercount.
+        alert(
+            config,
+            "PainelMetricsDropped",
+            "warning",
+            "sum by (job, instance, reason) (increase("
+            f"{select('painel_metrics_dropped_total', config.app_job_selector)}[5m])) > 0",
+            "The app is dropping metric writes.",
+            "{{ $labels.instance }} (job {{ $labels.job }}) dropped {{ $value | humanize }} "
+            "metric writes over the last 5 minutes ({{ $labels.reason }}): its metrics undercount.",
+        ),
     ]
 
 

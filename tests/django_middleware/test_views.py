@@ -11,6 +11,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from django_middleware.metrics import HttpMetrics
 from tests.support.documented import undocumented
 
 
@@ -42,6 +43,30 @@ def test_every_metric_the_middleware_publishes_is_in_the_readme(client, painel):
     families = {f.name: f for f in parse_text(text) if not f.name.endswith("_created")}
     assert families["django_http_exceptions"].samples
     assert undocumented(SimpleNamespace(families=families), ("django_http_",)) == []
+
+
+def dropped(text: str) -> dict[str, float]:
+    return {
+        s.labels["reason"]: s.value
+        for family in parse_text(text)
+        for s in family.samples
+        if s.name == "painel_metrics_dropped_total"
+    }
+
+
+def test_a_failing_recording_costs_no_request_and_is_counted(client, painel, monkeypatch):
+    with painel():
+        before = dropped(client.get("/metrics").content.decode())
+        assert set(before) == {"no_space", "no_directory", "read_only", "damaged_file", "other"}
+
+        def broken(self, key):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(HttpMetrics, "add_children", broken)
+        response = client.get("/", HTTP_X_TENANT_ID="never-seen")
+        after = dropped(client.get("/metrics").content.decode())
+    assert response.status_code == 200
+    assert after["other"] == before["other"] + 1
 
 
 def basic(user: str, password: str) -> str:
