@@ -7,7 +7,7 @@ to YAML) that you fetched yourself; nothing fetched is kept in this repository:
         --node node-exporter-full.json --node node-mixin-alerts.yml \
         --node nodes.json --node node-rsrc-use.json --node-rules node-mixin-rules.yml \
         --redis redis-exporter-dashboard.json --redis redis-mixin-alerts.yml \
-        --celery celery-tasks-overview.json --celery-exporter-python /tmp/ce/venv/bin/python
+        --celery celery-tasks-overview.json --celery-exporter-python celery-exporter-venv/bin/python
 
 One Prometheus scrapes Debian's prometheus-node-exporter (job `node`), its
 prometheus-redis-exporter (job `redis`) and painel-exporter (job `painel`, system and redis
@@ -176,11 +176,9 @@ def dashboard_coverage(
     sides = {job: fill_variables(prometheus, dashboard, real_job, job) for job in jobs}
 
     def answered(expr: str, job: str) -> bool:
-        if job not in sides:  # no real exporter to compare with: count every query
-            return True
         return bool(prometheus.query(substitute(point_at(expr, real_job, job), sides[job])))
 
-    return _count(panel_queries(dashboard), answered, real_job)
+    return _count(panel_queries(dashboard), answered, real_job, compare)
 
 
 def alert_coverage(
@@ -194,21 +192,20 @@ def alert_coverage(
     ]
 
     def has_all(expr: str, job: str) -> bool:
-        if job == real_job and not compare:
-            return True
         return all(
             prometheus.query(f'count({{__name__="{name}", job="{job}"}})')
             for name in set(METRIC.findall(expr))
         )
 
-    return _count(rules, has_all, real_job)
+    return _count(rules, has_all, real_job, compare)
 
 
-def _count(exprs: list[str], answered, real_job: str) -> tuple[int, int]:
-    """How many `exprs` the real job answers, and how many of those painel answers."""
+def _count(exprs: list[str], answered, real_job: str, compare: bool) -> tuple[int, int]:
+    """How many `exprs` the real job answers (all, with no real exporter to compare with),
+    and how many of those painel answers."""
     real = ours = 0
     for expr in exprs:
-        if answered(expr, real_job):
+        if not compare or answered(expr, real_job):
             real += 1
             ours += answered(expr, "painel")
     return real, ours
@@ -255,10 +252,10 @@ def main() -> int:
         redis = RedisServer(workdir / "redis").start()
         stack.callback(redis.stop)
         redis.client().set("painel:coverage", "1", ex=3600)
-        flags = ["--collectors", "system,redis", "--redis-url", redis.url]
+        collectors = "system,redis,celery" if args.celery else "system,redis"
+        flags = ["--collectors", collectors, "--redis-url", redis.url]
         worker = None
         if args.celery:
-            flags = ["--collectors", "system,redis,celery", "--redis-url", redis.url]
             flags += ["--broker-url", redis.url]  # the worker's broker is that redis-server
             worker = CeleryWorker(redis.url, workdir).start()
             stack.callback(worker.stop)
