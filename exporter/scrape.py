@@ -23,6 +23,7 @@ from exporter.collectors.base import Collector
 from exporter.credentials import scrub_known
 from exporter.single_flight import SingleFlight
 from painel import VERSION
+from painel.new_series import NewSeriesHold
 
 log = logging.getLogger("painel.exporter.scrape")
 
@@ -38,9 +39,13 @@ class Result:
 
 
 class Scraper:
-    def __init__(self, collectors: Sequence[Collector], timeout: float) -> None:
+    def __init__(
+        self, collectors: Sequence[Collector], timeout: float, max_scrape_interval: float = 0.0
+    ) -> None:
         self.collectors = list(collectors)
         self.timeout = timeout
+        # Once here for every collector: a new series reads 0 until every Prometheus saw it.
+        self._hold = NewSeriesHold(max_scrape_interval)
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, 2 * len(self.collectors)), thread_name_prefix="collect"
         )
@@ -80,7 +85,7 @@ class Scraper:
             labels=["version"],
         )
         build_info.add_metric([VERSION], 1.0)
-        return [*metrics, success, duration, build_info]
+        return [*self._hold.apply(metrics), success, duration, build_info]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
