@@ -76,7 +76,7 @@ class Scraper:
         )
         for collector in self.collectors:
             result, families = self._outcome(collector, runs[id(collector)], started, timeout)
-            metrics.extend(families)
+            metrics.extend(self._hold.apply(families) if collector.counts_own_events else families)
             success.add_metric([collector.name], 1.0 if result.success else 0.0)
             duration.add_metric([collector.name], result.duration)
         build_info = GaugeMetricFamily(
@@ -85,7 +85,7 @@ class Scraper:
             labels=["version"],
         )
         build_info.add_metric([VERSION], 1.0)
-        return [*self._hold.apply(metrics), success, duration, build_info]
+        return [*metrics, success, duration, build_info]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
