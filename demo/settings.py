@@ -69,6 +69,8 @@ PAINEL = {
     "TENANT_RESOLVER": "demo.tenants.tenant_from_request",
     "USER_FIELD": "username",
     "HEALTH_TIMEOUT": 2.0,
+    # The longest interval any Prometheus scrapes at (demo/stack.py sets its own).
+    "MAX_SCRAPE_INTERVAL": float(os.environ.get("DEMO_MAX_SCRAPE_INTERVAL", "60")),
 }
 
 LOGGING = {

@@ -65,6 +65,14 @@ def pick_ports(fixed: bool) -> dict[str, int]:
     return ports
 
 
+def _seconds(duration: str) -> float:
+    """A Prometheus duration of one unit ("5s", "1m", "500ms") in seconds."""
+    for unit, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if duration.endswith(unit):
+            return float(duration.removesuffix(unit)) * factor
+    raise ValueError(f"{duration!r} is not a Prometheus duration like 5s or 1m")
+
+
 @dataclass
 class Component:
     name: str
@@ -96,6 +104,8 @@ class Stack:
         self.ports = pick_ports(fixed_ports)
         self.workers = workers
         self.probe_interval = probe_interval
+        # The new-series hold (painel.new_series) as long as this stack's scrape interval.
+        self.max_scrape_interval = _seconds(scrape_interval)
         # Two Redis servers, as production often has: the Celery broker and the Django cache,
         # so the cache's hit ratio is the app's, not mixed with the broker's queue polling.
         self.redis = RedisServer(self.workdir / "redis", port=self.ports["redis"])
@@ -202,6 +212,7 @@ class Stack:
             "DEMO_REDIS_URL": self.url("redis"),
             "DEMO_CACHE_URL": f"{self.url('cache')}/0",
             "DEMO_LOG_DIR": str(self.log_dir),
+            "DEMO_MAX_SCRAPE_INTERVAL": f"{self.max_scrape_interval:g}",
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -214,6 +225,7 @@ class Stack:
             "PAINEL_EXPORTER_SLOW_REQUEST_LOG": str(self.slow_requests_log),
             "PAINEL_EXPORTER_HEALTH_URL": f"{self.url('app')}/health",
             "PAINEL_EXPORTER_INTERVAL": f"{self.probe_interval:g}",
+            "PAINEL_EXPORTER_MAX_SCRAPE_INTERVAL": f"{self.max_scrape_interval:g}",
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ALLOWED_IPS": (),
     "HEALTH_CHECKS": (),
     "HEALTH_TIMEOUT": 2.0,
+    "MAX_SCRAPE_INTERVAL": 60.0,
 }
 
 USER_FIELDS = ("id", "username", None)
@@ -55,17 +56,20 @@ class Settings:
     metrics_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     health_checks: tuple[tuple[str, Callable[[], Any]], ...]
     health_timeout: float
+    max_scrape_interval: float  # seconds a new series reads 0 (painel.new_series); 0: off
 
 
 def _fail(key: str, problem: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"PAINEL[{key!r}] {problem}")
 
 
-def _number(key: str, value: Any, *, minimum: float = 0.0) -> float:
+def _number(key: str, value: Any, *, minimum: float = 0.0, zero: bool = False) -> float:
+    """A finite number above `minimum`; with `zero`, 0 too (a feature turned off)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _fail(key, f"must be a number of seconds, got {value!r}")
-    if value <= minimum:
-        raise _fail(key, f"must be greater than {minimum:g}, got {value!r}")
+    if value <= minimum and not (zero and value == 0):
+        allowed = "0 or greater than" if zero else "greater than"
+        raise _fail(key, f"must be {allowed} {minimum:g}, got {value!r}")
     return float(value)
 
 
@@ -199,6 +203,9 @@ def build(raw: Any) -> Settings:
         metrics_allowed_networks=_networks(values["METRICS_ALLOWED_IPS"]),
         health_checks=_health_checks(values["HEALTH_CHECKS"]),
         health_timeout=_number("HEALTH_TIMEOUT", values["HEALTH_TIMEOUT"]),
+        max_scrape_interval=_number(
+            "MAX_SCRAPE_INTERVAL", values["MAX_SCRAPE_INTERVAL"], zero=True
+        ),
     )
 
 

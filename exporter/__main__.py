@@ -33,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"painel-exporter: error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.args.log_level.upper())
-    scraper = Scraper(settings.collectors, timeout=settings.args.scrape_timeout)
+    scraper = Scraper(
+        settings.collectors,
+        timeout=settings.args.scrape_timeout,
+        max_scrape_interval=settings.args.max_scrape_interval,
+    )
     extras = [ProcessCollector(registry=None)]  # the exporter's own CPU, memory and fds
     try:
         server = ExporterServer(

@@ -41,6 +41,16 @@ def seconds(text: str) -> float:
     return value
 
 
+def seconds_or_zero(text: str) -> float:
+    """argparse type: a duration in seconds, or 0 for none."""
+    try:
+        if float(text) == 0:
+            return 0.0
+    except ValueError:
+        pass
+    return seconds(text)
+
+
 def env_name(option: str) -> str:
     """--redis-url -> PAINEL_EXPORTER_REDIS_URL, --path.rootfs -> PAINEL_EXPORTER_PATH_ROOTFS
     (node_exporter's dotted flags: a dot is no part of a shell variable's name)"""
@@ -116,6 +126,15 @@ def build_parser(modules: Sequence[CollectorModule]) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a collector that takes longer is reported failed for that scrape, so "
         "/metrics always answers in time (default %(default)s)",
+    )
+    core.add_argument(
+        "--max-scrape-interval",
+        type=seconds_or_zero,
+        default=60.0,
+        metavar="SECONDS",
+        help="the longest interval at which any Prometheus scrapes this exporter: a new "
+        "counter or histogram series reads 0 for that long after its first scrape, so "
+        "rate() and increase() count its first events; 0 turns this off (default %(default)s)",
     )
     core.add_argument(
         "--basic-auth",

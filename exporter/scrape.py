@@ -23,6 +23,7 @@ from exporter.collectors.base import Collector
 from exporter.credentials import scrub_known
 from exporter.single_flight import SingleFlight
 from painel import VERSION
+from painel.new_series import NewSeriesHold
 
 log = logging.getLogger("painel.exporter.scrape")
 
@@ -38,9 +39,13 @@ class Result:
 
 
 class Scraper:
-    def __init__(self, collectors: Sequence[Collector], timeout: float) -> None:
+    def __init__(
+        self, collectors: Sequence[Collector], timeout: float, max_scrape_interval: float = 0.0
+    ) -> None:
         self.collectors = list(collectors)
         self.timeout = timeout
+        # Once here for every collector: a new series reads 0 until every Prometheus saw it.
+        self._hold = NewSeriesHold(max_scrape_interval)
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, 2 * len(self.collectors)), thread_name_prefix="collect"
         )
@@ -71,7 +76,7 @@ class Scraper:
         )
         for collector in self.collectors:
             result, families = self._outcome(collector, runs[id(collector)], started, timeout)
-            metrics.extend(families)
+            metrics.extend(self._hold.apply(families) if collector.counts_own_events else families)
             success.add_metric([collector.name], 1.0 if result.success else 0.0)
             duration.add_metric([collector.name], result.duration)
         build_info = GaugeMetricFamily(

@@ -32,9 +32,15 @@ _collectors_by_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 class MultiProcessCollector:
     """Collector for the files of prometheus_client's multiprocess mode, merged ones included."""
 
-    def __init__(self, registry: CollectorRegistry | None, path: str | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None,
+        path: str | None = None,
+        max_scrape_interval: float = 0.0,
+    ) -> None:
         self._path = files.directory(path)
         self._reader = reader_for(self._path)
+        self._reader.hold_new_series(max_scrape_interval)
         if registry is not None:
             registry.register(self)
             _collectors_by_registry.setdefault(registry, []).append(self)

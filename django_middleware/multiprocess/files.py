@@ -26,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from painel import new_series
+
 from .combine import rule_for
 from .lock import LOCK_NAME
 
@@ -113,7 +115,7 @@ def remove_stale_files(path: str) -> None:
     """Empty the directory of an earlier run's files (gunicorn's on_starting, no worker yet)."""
     suffixes = (DB_SUFFIX, CLAIMED_SUFFIX, TMP_SUFFIX, UNREADABLE_SUFFIX)
     for name in os.listdir(path):
-        if name.endswith(suffixes) or name == LOCK_NAME:
+        if name.endswith(suffixes) or name in (LOCK_NAME, new_series.FILE_NAME):
             os.unlink(os.path.join(path, name))
 
 

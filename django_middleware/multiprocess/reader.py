@@ -17,9 +17,12 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 from prometheus_client.metrics_core import Metric
+
+from painel.new_series import HELD_TYPES, FileStore, NewSeriesHold
 
 from . import files, render
 from .combine import Group, Rule, rule_for
@@ -43,18 +46,28 @@ class DirectoryReader:
         self._decoded: dict[bytes, tuple] = {}  # only until the next families are built
         self._formatted = render.FormattedValues()
         self._generation: int | None = None  # the directory's, at this process's last read
+        self.hold = NewSeriesHold(0.0, FileStore(path))
+
+    def hold_new_series(self, seconds: float) -> None:
+        """Render each new counter or histogram series as 0 for `seconds` (painel.new_series);
+        the first-exposed times are shared with every worker through a file in the directory."""
+        self.hold.hold = seconds
 
     def families(self) -> Iterator[tuple[render.Family, list[float]]]:
         """Every family with its values, read now; sorted by name."""
         with self._lock:
             totals = self._read()
+            now = time.time()
             found = []
             for prefix, values in totals.items():
                 group = self._groups[prefix]
                 if not group.families:
                     group.families = render.build_families(group, self._decode)
                 for family in group.families:
-                    found.append((family, family.values(values)))
+                    family_values = family.values(values)
+                    if family.type in HELD_TYPES:
+                        family_values = self.hold.zero_held(family.series, family_values, now)
+                    found.append((family, family_values))
             self._decoded.clear()
         found.sort(key=lambda item: item[0].name)
         return iter(found)

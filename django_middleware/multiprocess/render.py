@@ -17,6 +17,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import escape_label_name, escape_metric_name
 from prometheus_client.utils import floatToGoString
 
+from painel.new_series import series_key
+
 from .combine import Group, Rule, tuple_getter
 
 
@@ -39,6 +41,20 @@ class Family:
         self.samples: list[tuple[str, dict[str, str], str | None]] = []
         self.prefixes: list[str] = []
         self.values: Callable[[list[float]], list[float]] = lambda totals: []
+        self._series: list[tuple[tuple, int, int]] | None = None
+
+    @property
+    def series(self) -> list[tuple[tuple, int, int]]:
+        """(new_series key, first line, end line) of each series, its lines being contiguous."""
+        if self._series is None:
+            self._series = []
+            for line, (_, labels, _) in enumerate(self.samples):
+                key = series_key(self.name, labels)  # labels never hold le (see add)
+                if self._series and self._series[-1][0] == key:
+                    self._series[-1] = (key, self._series[-1][1], line + 1)
+                else:
+                    self._series.append((key, line, line + 1))
+        return self._series
 
     def add(
         self,

@@ -29,6 +29,11 @@ class Collector:
 
     #: the name used in --collectors and in the `collector` label
     name: ClassVar[str] = ""
+    #: True when its counters count events it saw itself (log records, task events): a new
+    #: series is then held at 0 for --max-scrape-interval (painel.new_series). False for
+    #: counters copied from a system that counted long before (Redis INFO, /proc), whose
+    #: history must not show up as a jump.
+    counts_own_events: ClassVar[bool] = True
 
     def start(self) -> None:
         """Start background threads (event receivers, file followers, probes)."""

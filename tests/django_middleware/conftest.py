@@ -41,7 +41,7 @@ def painel(django_project):
 
     @contextlib.contextmanager
     def override(**values):
-        with override_settings(PAINEL=values):
+        with override_settings(PAINEL={"MAX_SCRAPE_INTERVAL": 0, **values}):
             yield
 
     return override

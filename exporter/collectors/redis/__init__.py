@@ -142,6 +142,7 @@ class RedisTarget:
 
 class RedisCollector(Collector):
     name = NAME
+    counts_own_events = False  # copies of Redis' own counters
 
     def __init__(self, targets: list[RedisTarget], timeout: float) -> None:
         self.targets = targets

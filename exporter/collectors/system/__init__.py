@@ -134,6 +134,7 @@ def _regex(pattern: str, flag: str) -> re.Pattern:
 
 class SystemCollector(Collector):
     name = NAME
+    counts_own_events = False  # copies of the kernel's counters
 
     def __init__(
         self,
