@@ -130,11 +130,14 @@ class Stack:
             "--without-mingle", "--without-gossip",
             "--loglevel", "INFO",
         ]  # fmt: skip
-        # The worker serves no /metrics: its prometheus_client stays in-process.
-        celery_env = {**self.app_env(), "PROMETHEUS_MULTIPROC_DIR": ""}
+        # The worker serves no /metrics: its prometheus_client stays in-process. The variable
+        # is removed, not emptied: prometheus_client takes an empty one as multiprocess mode
+        # and writes its files into the working directory.
+        celery_env = {k: v for k, v in self.app_env().items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         self.celery = ManagedProcess(
             "celery", celery_argv, self.workdir, env=celery_env, cwd=REPO_ROOT
         )
+        self.celery.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.exporter = ManagedProcess(
             "exporter",
             [sys.executable, "-m", "exporter", "--listen", f"127.0.0.1:{self.ports['exporter']}"],
