@@ -52,6 +52,9 @@ class PanelQuery:
     ref_id: str
     expr: str
     instant: bool = False  # an instant query (tables, stats), else a range query
+    panel_type: str = ""  # timeseries, table, stat...
+    range_seconds: int = 0  # the range Grafana asks for: the dashboard's or the panel's own
+    step_seconds: int = 0  # the range query's step, $__interval
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.dashboard, self.panel, self.ref_id, self.expr))
@@ -181,6 +184,7 @@ def iter_panel_queries(
     left out take their current value from the dashboard.
     """
     for panel in iter_panels(dashboard):
+        builtins = builtin_variables(panel, time_range)
         for target in panel.get("targets", []):
             if target.get("hide") or not target.get("expr"):
                 continue
@@ -190,6 +194,9 @@ def iter_panel_queries(
                 ref_id=target.get("refId", ""),
                 expr=substitute(target["expr"], dashboard, panel, variables, time_range),
                 instant=bool(target.get("instant")),
+                panel_type=panel.get("type", ""),
+                range_seconds=int(builtins["__range_s"]),
+                step_seconds=int(builtins["__interval_ms"]) // 1000,
             )
 
 

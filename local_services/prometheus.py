@@ -145,19 +145,51 @@ class PrometheusServer:
         Prometheus loads blocks at start-up (a running one within a minute): backfill before
         start() or call restart() afterwards. Returns promtool's report.
         """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         source = self.workdir / f"backfill-{time.time_ns()}.om"
         source.write_text(openmetrics)
+        try:
+            return self.backfill_file(source)
+        finally:
+            source.unlink()
+
+    def backfill_file(self, source: Path) -> str:
+        """backfill() from a file of OpenMetrics text (history too large to hold in memory)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
             [_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source)]
             + [str(self.data_dir)],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,
         )
         if done.returncode != 0:
             raise RuntimeError(f"promtool backfill failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
+
+    def backfill_rules(self, rule_file: Path, start: int, end: int, eval_interval: str) -> str:
+        """The recording rules of `rule_file` evaluated by this running server over [start,
+        end] (unix seconds) at `eval_interval` (a group's own `interval` wins), written by
+        `promtool tsdb create-blocks-from rules` into the data directory: restart() loads
+        them. A rule reading another recorded series needs that one backfilled and loaded
+        first (promtool asks the server, which has no past of a rule it did not record)."""
+        out = self.workdir / f"rule-blocks-{time.time_ns()}"
+        done = subprocess.run(
+            [_binary("promtool"), "tsdb", "create-blocks-from", "rules"]
+            + [f"--start={start}", f"--end={end}", f"--url={self.url}"]
+            + [f"--output-dir={out}", f"--eval-interval={eval_interval}", str(rule_file)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool rules backfill failed:\n{done.stdout}\n{done.stderr}")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for block in out.iterdir():
+            if block.is_dir():
+                shutil.move(str(block), self.data_dir / block.name)
+        shutil.rmtree(out, ignore_errors=True)
+        return done.stdout + done.stderr
 
     # --- the HTTP API -------------------------------------------------------------------
 
