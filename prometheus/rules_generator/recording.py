@@ -35,7 +35,7 @@ def server_errors_rate(by: str, config: MixinConfig, window: str) -> str:
 
 
 def groups(config: MixinConfig) -> list[dict]:
-    return [django(config), node(config), redis(config), celery(config)]
+    return [django(config), django_increases(config), node(config), redis(config), celery(config)]
 
 
 def django(config: MixinConfig) -> dict:
@@ -98,6 +98,56 @@ def django(config: MixinConfig) -> dict:
             ),
         ],
     )
+
+
+# The tables over the selected range add up these per-minute counts instead of reading the
+# raw counters: one series per endpoint, method and tenant (no instance, no status) and one
+# sample a minute, a fraction of the samples, however long the range.
+INCREASE_INTERVAL = "1m"
+
+
+def minute_increase(by: str, metric: str, selector: str) -> str:
+    """What the counters grew by since the previous evaluation, summed `by`.
+
+    The difference from the value a minute ago telescopes: the minutes of a range add up to
+    the counter's growth over it, with no extrapolation. Where there is no difference (a
+    counter that restarted, a series new in the last minute, no sample a minute ago after
+    Prometheus was down), increase() over the minute stands in for it.
+    """
+    raw = select(metric, selector)
+    return (
+        f"sum by ({by}) (\n"
+        f"  ({raw} - {raw} offset {INCREASE_INTERVAL}) >= 0\n"
+        f"  or\n"
+        f"  increase({raw}[{INCREASE_INTERVAL}])\n"
+        f")"
+    )
+
+
+def django_increases(config: MixinConfig) -> dict:
+    app = config.app_job_selector
+    per_request = "job, endpoint, method, tenant"
+    name = "endpoint_method_tenant:{}:increase" + INCREASE_INTERVAL
+    rules = [
+        record(name.format("django_http_requests"), minute_increase(per_request, REQUESTS, app)),
+        record(
+            name.format(f"{DURATION}_bucket"),
+            minute_increase(f"{per_request}, le", f"{DURATION}_bucket", app),
+        ),
+        record(
+            name.format(f"{DURATION}_sum"), minute_increase(per_request, f"{DURATION}_sum", app)
+        ),
+        record(
+            name.format(f"{DURATION}_count"),
+            minute_increase(per_request, f"{DURATION}_count", app),
+        ),
+        record(
+            name.format("django_http_slow_requests"),
+            minute_increase(per_request, "django_http_slow_requests_total", app),
+        ),
+    ]
+    # `x offset 1m` is the previous evaluation only when the group runs every minute.
+    return {"name": "painel.django.increase.rules", "interval": INCREASE_INTERVAL, "rules": rules}
 
 
 def node(config: MixinConfig) -> dict:
