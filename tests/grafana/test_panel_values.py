@@ -10,6 +10,7 @@ import yaml
 
 from dashboard_checks.queries import TimeRange, iter_panel_queries
 from grafana.generator.generate import DASHBOARDS_DIR
+from local_services.prometheus import RULES_DIR
 from tests.support.promtool import promtool
 
 HOUR = TimeRange(range_seconds=3600)
@@ -71,11 +72,16 @@ def panel_queries(file_name: str, time_range: TimeRange) -> dict[tuple[str, str]
 
 
 def assert_prometheus_evaluates(
-    tmp_path: Path, interval: str, input_series: list[dict], cases: list[dict]
+    tmp_path: Path,
+    interval: str,
+    input_series: list[dict],
+    cases: list[dict],
+    rule_files: tuple[Path, ...] = (),
 ) -> None:
-    """promtool's unit test: each case's expr at its eval_time gives exactly exp_samples."""
+    """promtool's unit test: each case's expr at its eval_time gives exactly exp_samples
+    (the recording rules of `rule_files` evaluated every minute over the input)."""
     tests = {
-        "rule_files": [],
+        "rule_files": [str(path) for path in rule_files],
         "evaluation_interval": "1m",
         "tests": [{"interval": interval, "input_series": input_series, "promql_expr_test": cases}],
     }
@@ -91,7 +97,8 @@ def test_the_endpoint_tables_show_p95_slow_counts_request_counts_and_averages(tm
         {"expr": queries[key], "eval_time": "60m", "exp_samples": samples}
         for key, samples in EXPECTED.items()
     ]
-    assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases)
+    # The tables read the per-minute recording rules.
+    assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
 
 
 # Hourly samples from yesterday (0h) to now (24h) of the recording rules the panels read.

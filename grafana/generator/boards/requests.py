@@ -90,18 +90,28 @@ def slow_requests() -> dashboard.Panel:
     )
 
 
+# Per-minute counts (prometheus/rules_generator/recording.py): the tables add up the minutes
+# of the selected range, a fraction of the raw counters' samples, with the same counts.
+MINUTE = "endpoint_method_tenant:{}:increase1m"
+REQUESTS_PER_MINUTE = MINUTE.format("django_http_requests")
+BUCKETS_PER_MINUTE = MINUTE.format("django_http_request_duration_seconds_bucket")
+SUMS_PER_MINUTE = MINUTE.format("django_http_request_duration_seconds_sum")
+COUNTS_PER_MINUTE = MINUTE.format("django_http_request_duration_seconds_count")
+SLOW_PER_MINUTE = MINUTE.format("django_http_slow_requests")
+
+
+def over_range(by: str, rule: str) -> str:
+    """The rule's minutes within the selected range, added up per `by`."""
+    return f"sum by ({by}) (sum_over_time({rule}{{{FILTER}}}[$__range]))"
+
+
 def slowest_endpoints() -> dashboard.Panel:
     by = "endpoint, method, tenant"
-    p95 = (
-        f"topk(10, histogram_quantile(0.95, sum by ({by}, le) "
-        f"(increase(django_http_request_duration_seconds_bucket{{{FILTER}}}[$__range]))))"
-    )
-    # The slow counter has no series until an endpoint's first slow request: `or 0 * p95`
-    # shows those endpoints with 0 rather than an empty cell.
-    slow = (
-        f"(sum by ({by}) (increase(django_http_slow_requests_total{{{FILTER}}}[$__range]))"
-        f" and on ({by}) {p95}) or 0 * {p95}"
-    )
+    # The quantile of the range's summed buckets (never an average of per-minute quantiles).
+    p95 = f"topk(10, histogram_quantile(0.95, {over_range(f'{by}, le', BUCKETS_PER_MINUTE)}))"
+    # The slow counter exists from an endpoint's first request (created at 0 with it); `or
+    # 0 * p95` still shows 0 rather than an empty cell where it is missing.
+    slow = f"({over_range(by, SLOW_PER_MINUTE)} and on ({by}) {p95}) or 0 * {p95}"
     return table_panel(
         "10 slowest endpoints",
         "Over the selected time range: the endpoints (with method and tenant) with the highest "
@@ -123,11 +133,9 @@ def slowest_endpoints() -> dashboard.Panel:
 
 def most_accessed_endpoints() -> dashboard.Panel:
     by = "endpoint, method"
-    count = f"topk(10, sum by ({by}) (increase(django_http_requests_total{{{FILTER}}}[$__range])))"
+    count = f"topk(10, {over_range(by, REQUESTS_PER_MINUTE)})"
     mean = (
-        f"sum by ({by}) (increase(django_http_request_duration_seconds_sum{{{FILTER}}}[$__range]))"
-        f" / sum by ({by}) "
-        f"(increase(django_http_request_duration_seconds_count{{{FILTER}}}[$__range]))"
+        f"{over_range(by, SUMS_PER_MINUTE)} / {over_range(by, COUNTS_PER_MINUTE)}"
         f" and on ({by}) {count}"
     )
     return table_panel(
