@@ -154,7 +154,7 @@ def test_requests_dashboard_has_the_panels_and_variables_the_issue_lists():
     assert [t["legendFormat"] for t in trend["targets"]] == ["average", "p50", "p95", "p99"]
     slowest = exprs(panel(requests, "10 slowest endpoints"))
     assert "topk(10" in slowest[0] and "0.95" in slowest[0]
-    assert "django_http_slow_requests_total" in slowest[1]
+    assert "django_http_slow_requests" in slowest[1]
     assert "topk(10" in exprs(panel(requests, "10 most accessed endpoints"))[0]
     table = panel(requests, "Slowest requests (last 24 hours)")
     assert table["type"] == "table"
