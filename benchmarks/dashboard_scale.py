@@ -307,6 +307,18 @@ def report(timings: list[Timing]) -> None:
         )
 
 
+def report_rules(url: str, now: int, repeats: int, names: list[str], rules: dict) -> None:
+    """What each rule costs Prometheus at each evaluation: its expression as an instant
+    query at the history's end."""
+    print("\nrecording rules, one evaluation (ms), every:")
+    with httpx.Client(timeout=120) as client:
+        for name in names:
+            group, rule = rules[name]
+            query = PanelQuery("rules", name, "", rule["expr"], instant=True)
+            ms = statistics.median(run(client, url, query, now)[0] for _ in range(repeats))
+            print(f"  {name:80} {ms:8.1f}  {group.get('interval', f'{SCRAPE}s')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1000)
@@ -347,6 +359,7 @@ def main() -> None:
         print(f"compaction settled in {time.monotonic() - began:.0f} s")
         print(f"load average before timing: {os.getloadavg()[0]:.2f}")
         report(time_queries(prometheus.url, now, args.repeats, directories))
+        report_rules(prometheus.url, now, args.repeats, [n for p in passes for n in p], rules)
         print(f"load average after timing: {os.getloadavg()[0]:.2f}")
     finally:
         if "prometheus" in locals():

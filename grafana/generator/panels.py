@@ -206,6 +206,7 @@ def table_panel(
     hide: Sequence[str] = (),
     keep: Sequence[str] = (),
     sort_by: str | None = None,
+    rows_of: str | None = None,
     width: int = 12,
     height: int = 9,
 ) -> table.Panel:
@@ -214,21 +215,33 @@ def table_panel(
     `rename` maps the fields Prometheus returns ("Value #A", label names) to column titles,
     in the order the columns appear; `hide` lists fields not to show besides Time, __name__,
     job and instance (`keep` shows those); `units` sets a unit per (renamed) column.
+    `rows_of` ("Value #A") keeps only the rows that query has a value in: the other queries
+    may then return every row, instead of repeating the first one's selection.
     """
     hidden = {"Time", "__name__", "job", "instance", *hide} - set(keep)
     excluded = {name: True for name in sorted(hidden)}
-    panel = (
-        framed(table.Panel(), title, description, unit, width, height)
-        .with_transformation(DataTransformerConfig(id_val="merge", options={}))
-        .with_transformation(
+    panel = framed(table.Panel(), title, description, unit, width, height).with_transformation(
+        DataTransformerConfig(id_val="merge", options={})
+    )
+    if rows_of is not None:
+        panel = panel.with_transformation(
             DataTransformerConfig(
-                id_val="organize",
+                id_val="filterByValue",
                 options={
-                    "excludeByName": excluded,
-                    "indexByName": {name: i for i, name in enumerate(rename)},
-                    "renameByName": dict(rename),
+                    "filters": [{"fieldName": rows_of, "config": {"id": "isNull", "options": {}}}],
+                    "type": "exclude",
+                    "match": "any",
                 },
             )
+        )
+    panel = panel.with_transformation(
+        DataTransformerConfig(
+            id_val="organize",
+            options={
+                "excludeByName": excluded,
+                "indexByName": {name: i for i, name in enumerate(rename)},
+                "renameByName": dict(rename),
+            },
         )
     )
     for column, column_unit in (units or {}).items():

@@ -155,6 +155,16 @@ def test_requests_dashboard_has_the_panels_and_variables_the_issue_lists():
     slowest = exprs(panel(requests, "10 slowest endpoints"))
     assert "topk(10" in slowest[0] and "0.95" in slowest[0]
     assert "django_http_slow_requests" in slowest[1]
+    # B lists every endpoint's slow requests; the table keeps the rows of the 10 p95s (A).
+    (keep_a,) = [
+        t
+        for t in panel(requests, "10 slowest endpoints")["transformations"]
+        if t["id"] == "filterByValue"
+    ]
+    assert keep_a["options"]["type"] == "exclude"
+    assert keep_a["options"]["filters"] == [
+        {"fieldName": "Value #A", "config": {"id": "isNull", "options": {}}}
+    ]
     assert "topk(10" in exprs(panel(requests, "10 most accessed endpoints"))[0]
     table = panel(requests, "Slowest requests (last 24 hours)")
     assert table["type"] == "table"

@@ -35,6 +35,8 @@ INPUT = [
     endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="+Inf"),
     endpoint_series("django_http_request_duration_seconds_sum", "/fast/", 0.5),
     endpoint_series("django_http_request_duration_seconds_count", "/fast/", 10),
+    # The middleware creates the slow counter at 0 with the endpoint's first request.
+    endpoint_series("django_http_slow_requests_total", "/fast/", 0),
     endpoint_series("django_http_requests_total", "/report/", 5, status="200"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 0, le="0.5"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 5, le="1"),
