@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dashboard_checks.queries import TimeRange, iter_panel_queries
@@ -32,12 +33,15 @@ def endpoint_series(metric: str, endpoint: str, per_minute: float, **labels: str
 INPUT = [
     endpoint_series("django_http_requests_total", "/fast/", 10, status="200"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="0.1"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="0.5"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="1"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/fast/", 10, le="+Inf"),
     endpoint_series("django_http_request_duration_seconds_sum", "/fast/", 0.5),
     endpoint_series("django_http_request_duration_seconds_count", "/fast/", 10),
     # The middleware creates the slow counter at 0 with the endpoint's first request.
     endpoint_series("django_http_slow_requests_total", "/fast/", 0),
     endpoint_series("django_http_requests_total", "/report/", 5, status="200"),
+    endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 0, le="0.1"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 0, le="0.5"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 5, le="1"),
     endpoint_series("django_http_request_duration_seconds_bucket", "/report/", 5, le="+Inf"),
@@ -100,6 +104,34 @@ def test_the_endpoint_tables_show_p95_slow_counts_request_counts_and_averages(tm
         for key, samples in EXPECTED.items()
     ]
     # The tables read the per-minute recording rules.
+    assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
+
+
+# (variables) -> p95 and average response time: at All the panel reads the job's rules,
+# otherwise the pairs' rules; where they cover the same requests they agree. /fast/ and
+# /report/ together: the 14.25th of 15 requests a minute, 0.5 + 0.5 x 4.25 / 5 in the (0.5,
+# 1] bucket; /report/ alone 0.975 (written as Prometheus' floating point adds the rates).
+RESPONSE_TIME = {
+    "all": ({}, 0.9249999999999999, 4 / 15),
+    "one tenant": ({"tenant": "acme"}, 0.9249999999999999, 4 / 15),
+    "one endpoint": ({"endpoint": "/report/"}, 0.9750000000000001, 0.7),
+    "both": ({"tenant": "acme", "endpoint": "/report/"}, 0.9750000000000001, 0.7),
+}
+
+
+@pytest.mark.parametrize("choice", RESPONSE_TIME)
+def test_response_time_is_the_same_from_the_jobs_rules_and_the_pairs(tmp_path, choice):
+    variables, p95, average = RESPONSE_TIME[choice]
+    board = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
+    queries = {(q.panel, q.ref_id): q.expr for q in iter_panel_queries(board, variables, HOUR)}
+    cases = [
+        {
+            "expr": queries[("Response time", ref_id)],
+            "eval_time": "60m",
+            "exp_samples": [{"labels": "{}", "value": value}],
+        }
+        for ref_id, value in (("A", average), ("C", p95))
+    ]
     assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
 
 

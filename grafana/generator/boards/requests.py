@@ -25,18 +25,41 @@ EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
 SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
 
 
+# A label no series has (its value is ""): `{ALL_MARK}!~"$tenant"` keeps every series when
+# a tenant is chosen and none when "All" (.*) is, since only .* matches "". The job's rules
+# lack tenant and endpoint, so `{FILTER}` keeps them only when both variables are at All.
+ALL_MARK = "painel_all"
+
+
+def app_or_pairs(job_rule: str, pair_rule: str) -> str:
+    """The job's rule when tenants and endpoints are at All (a few series), else the pairs'
+    rule filtered (thousands with All): a sum of either is the same; Prometheus reads only
+    the series the matchers select, so the other side costs nothing."""
+    return (
+        f"{job_rule}{{{FILTER}}}"
+        f' or {pair_rule}{{{FILTER}, {ALL_MARK}!~"$tenant"}}'
+        f' or {pair_rule}{{{FILTER}, {ALL_MARK}!~"$endpoint"}}'
+    )
+
+
+JOB_BUCKETS = "job:django_http_request_duration_seconds_bucket:rate5m"
+JOB_SUMS = "job:django_http_request_duration_seconds_sum:rate5m"
+JOB_COUNTS = "job:django_http_request_duration_seconds_count:rate5m"
+
+
 def quantile(q: float) -> str:
-    return f"histogram_quantile({q}, sum by (le) ({BUCKETS}{{{FILTER}}}))"
+    return f"histogram_quantile({q}, sum by (le) ({app_or_pairs(JOB_BUCKETS, BUCKETS)}))"
 
 
 def response_time() -> dashboard.Panel:
+    average = f"sum({app_or_pairs(JOB_SUMS, SUMS)}) / sum({app_or_pairs(JOB_COUNTS, COUNTS)})"
     return time_series(
         "Response time",
         "Average, median, 95th and 99th percentile response time of the selected tenants and "
         "endpoints (5-minute rates); the dashed line is the slow-request threshold.",
         "s",
         [
-            query(f"sum({SUMS}{{{FILTER}}}) / sum({COUNTS}{{{FILTER}}})", "average"),
+            query(average, "average"),
             query(quantile(0.5), "p50"),
             query(quantile(0.95), "p95"),
             query(quantile(0.99), "p99"),
