@@ -110,16 +110,21 @@ def minute_increase(by: str, metric: str, selector: str) -> str:
     """What the counters grew by since the previous evaluation, summed `by`.
 
     The difference from the value a minute ago telescopes: the minutes of a range add up to
-    the counter's growth over it, with no extrapolation. Where there is no difference (a
-    counter that restarted, a series new in the last minute, no sample a minute ago after
-    Prometheus was down), increase() over the minute stands in for it.
+    the counter's growth over it, with no extrapolation. A counter that restarted within
+    the minute (a negative difference) counts as increase() counts it, across the restart.
+    A series with no sample a minute ago (new, at 0 thanks to the new-series hold, or after
+    Prometheus was down) counts from its first sample within the minute: never its whole
+    past at once.
     """
     raw = select(metric, selector)
+    ago = f"{raw} offset {INCREASE_INTERVAL}"
     return (
         f"sum by ({by}) (\n"
-        f"  ({raw} - {raw} offset {INCREASE_INTERVAL}) >= 0\n"
+        f"  ({raw} - {ago}) >= 0\n"
         f"  or\n"
-        f"  increase({raw}[{INCREASE_INTERVAL}])\n"
+        f"  increase({raw}[{INCREASE_INTERVAL}]) and {ago}\n"
+        f"  or\n"
+        f"  {raw} - min_over_time({raw}[{INCREASE_INTERVAL}])\n"
         f")"
     )
 

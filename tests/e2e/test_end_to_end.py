@@ -65,10 +65,15 @@ class Run:
     cache_hits: int  # keyspace hits on the cache server during the plan (its INFO)
     keyspace: KeyspaceSampler  # the cache server's own counters over time
     load_end: float  # when the last call of the plan was answered
+    samples_seen: float  # when Prometheus had scraped the plan's last request and task
 
     @property
     def prometheus(self):
         return self.stack.prometheus
+
+    def wait_for_rules(self) -> None:
+        """Until every rule group, the per-minute one too, evaluated after the last samples."""
+        evaluated_after(self.prometheus, self.samples_seen, timeout=120)
 
     def samples_per_series(self) -> int:
         """How many samples each counter series of the load has (at least): each began at
@@ -78,6 +83,22 @@ class Run:
             for name in COUNTERS_IN_PANELS
         ]
         return int(min(count for count in counts if count is not None))
+
+
+def evaluated_after(
+    prometheus, seen: float, max_interval: float = float("inf"), timeout: float = 60
+) -> None:
+    """Until every rule group evaluated every `max_interval` seconds or more often has
+    started an evaluation a whole scrape interval after `seen`."""
+    prometheus.wait_until(
+        lambda: all(
+            datetime.fromisoformat(group["lastEvaluation"]).timestamp() >= seen + SCRAPE_SECONDS
+            for group in prometheus.rule_groups()
+            if group["interval"] <= max_interval
+        ),
+        timeout=timeout,
+        what="the rule groups evaluated after the last samples",
+    )
 
 
 def exporter_scrape(stack: Stack) -> Scrape:
@@ -209,21 +230,18 @@ def run(tmp_path_factory):
         )
         # Rules evaluated on the final samples: every group has started an evaluation a
         # whole interval after they were seen (a group late by more than an interval
-        # evaluates at its latest due tick, which is then still after the samples).
+        # evaluates at its latest due tick, which is then still after the samples). The
+        # per-minute group is waited for by the tests that read it (Run.wait_for_rules),
+        # last: a minute's wait here would leave the short rate windows without the load.
         seen = time.time()
-        prometheus.wait_until(
-            lambda: all(
-                datetime.fromisoformat(group["lastEvaluation"]).timestamp() >= seen + SCRAPE_SECONDS
-                for group in prometheus.rule_groups()
-            ),
-            what="every rule group evaluated after the last samples",
-        )
+        evaluated_after(prometheus, seen, max_interval=SCRAPE_SECONDS)
         yield Run(
             stack,
             sent,
             hits_after - hits_before,
             sampler,
             load_end,
+            seen,
         )
     finally:
         if sampler is not None:
@@ -265,9 +283,18 @@ def assert_counted(value: float | None, expected: int, run: Run, what: str) -> N
 # --- every panel -------------------------------------------------------------------------
 
 
-def test_every_query_of_every_panel_returns_data(run):
+# The range tables read rules evaluated once a minute, which may not have run yet: they are
+# checked last, after Run.wait_for_rules (the tests with `minute` set).
+MINUTE_RULES = ":increase1m"
+
+
+def test_every_query_of_every_panel_returns_data(run, minute=False):
+    if minute:
+        run.wait_for_rules()
     empty, per_instance = [], []
     for query in panel_queries():
+        if (MINUTE_RULES in query.expr) != minute:
+            continue
         result = run.prometheus.query(query.expr)
         name = f"{query.dashboard} / {query.panel} [{query.ref_id}]: {query.expr}"
         if not result:
@@ -288,11 +315,13 @@ def variable_values(run: Run, dashboard: dict, variable: dict) -> list[str]:
     return run.prometheus.api(f"label/{match[2]}/values", **{"match[]": selector})
 
 
-def test_every_panel_shows_data_for_some_single_value_of_each_variable(run):
+def test_every_panel_shows_data_for_some_single_value_of_each_variable(run, minute=False):
     """Grafana's All is `.*`, which also matches series without the label: a panel filtering on a
     label its series lack looks fine with All and goes blank for any one tenant, endpoint,
     Redis or queue. For each variable, every query must return data for at least one of the
     values Grafana offers."""
+    if minute:
+        run.wait_for_rules()
     blank = []
     for board in dashboards():
         for variable in board["templating"]["list"]:
@@ -304,6 +333,8 @@ def test_every_panel_shows_data_for_some_single_value_of_each_variable(run):
             for value in values:
                 chosen = {variable["name"]: [value]}
                 for query in iter_panel_queries(board, chosen, time_range(board)):
+                    if (MINUTE_RULES in query.expr) != minute:
+                        continue
                     key = (query.panel, query.ref_id)
                     queries.add(key)
                     if key not in with_data and run.prometheus.query(query.expr):
@@ -327,55 +358,6 @@ def test_requests_per_endpoint_and_tenant_match_what_was_sent(run):
     for (_, endpoint, tenant, _), n in run.sent.responses.items():
         sent[(endpoint, tenant)] = sent.get((endpoint, tenant), 0) + n
     assert counted == sent
-
-
-def test_most_accessed_endpoints_panel_counts_the_plans_requests(run):
-    expr = panel_query("painel-requests", "10 most accessed endpoints", "A")
-    rows = run.prometheus.query(expr)
-    assert rows
-    for row in rows:
-        labels = row["metric"]
-        expected = run.sent.count(endpoint=labels["endpoint"], method=labels["method"])
-        assert_counted(float(row["value"][1]), expected, run, f"requests to {labels}")
-
-
-def test_slow_requests_are_every_report_and_the_slowest_table_shows_them(run):
-    for tenant in load.TENANTS:
-        reports = run.sent.count(endpoint=REPORT, tenant=tenant)
-        slow = run.prometheus.value(
-            f'sum(django_http_slow_requests_total{{endpoint="{REPORT}", tenant="{tenant}"}})'
-        )
-        assert (slow or 0) == reports, f"slow reports of {tenant}"  # none sent: no series
-    expr = panel_query("painel-requests", "10 slowest endpoints", "B")
-    slow_rows = {
-        r["metric"]["tenant"]: float(r["value"][1])
-        for r in run.prometheus.query(expr)
-        if r["metric"]["endpoint"] == REPORT
-    }
-    for tenant, value in slow_rows.items():
-        assert_counted(value, run.sent.count(endpoint=REPORT, tenant=tenant), run, tenant)
-    assert slow_rows, "no report among the 10 slowest endpoints"
-
-    # The table shows the 10 slowest records of the slow-request log, as logged.
-    logged = [json.loads(line) for line in run.stack.slow_requests_log.read_text().splitlines()]
-    assert len(logged) == run.sent.count(endpoint=REPORT)
-    logged.sort(key=lambda record: record["duration_seconds"], reverse=True)
-    table = run.prometheus.query(panel_query("painel-requests", "Slowest requests", "A"))
-    shown = sorted(
-        ((float(row["value"][1]), row["metric"]) for row in table),
-        key=lambda row: row[0],
-        reverse=True,
-    )
-    assert [duration for duration, _ in shown] == pytest.approx(
-        [r["duration_seconds"] for r in logged[:10]]
-    )
-    fields = ("request_id", "endpoint", "method", "tenant", "user")
-    tenth = logged[9]["duration_seconds"] if len(logged) >= 10 else -math.inf
-    expected = {  # an anonymous user (null) reads <none>, as the README says
-        tuple(r[k] or "<none>" for k in fields) for r in logged if r["duration_seconds"] > tenth
-    }
-    rows = {tuple(labels[k] for k in fields) for duration, labels in shown if duration > tenth}
-    assert rows == expected  # a record as slow as the tenth may or may not be shown
 
 
 def test_errors_per_hour_match_the_server_errors_and_error_records_sent(run):
@@ -465,6 +447,68 @@ def test_day_over_day_panels_find_yesterday_in_the_backfilled_blocks(run):
 
 
 # --- alerts (last: it stops the app) ------------------------------------------------------
+
+
+# --- the range tables: they read the per-minute rules, so they wait for them (last) ------
+
+
+def test_the_range_tables_return_data(run):
+    test_every_query_of_every_panel_returns_data(run, minute=True)
+
+
+def test_the_range_tables_show_data_for_some_single_value_of_each_variable(run):
+    test_every_panel_shows_data_for_some_single_value_of_each_variable(run, minute=True)
+
+
+def test_most_accessed_endpoints_panel_counts_the_plans_requests(run):
+    run.wait_for_rules()
+    expr = panel_query("painel-requests", "10 most accessed endpoints", "A")
+    rows = run.prometheus.query(expr)
+    assert rows
+    for row in rows:
+        labels = row["metric"]
+        expected = run.sent.count(endpoint=labels["endpoint"], method=labels["method"])
+        assert_counted(float(row["value"][1]), expected, run, f"requests to {labels}")
+
+
+def test_slow_requests_are_every_report_and_the_slowest_table_shows_them(run):
+    run.wait_for_rules()
+    for tenant in load.TENANTS:
+        reports = run.sent.count(endpoint=REPORT, tenant=tenant)
+        slow = run.prometheus.value(
+            f'sum(django_http_slow_requests_total{{endpoint="{REPORT}", tenant="{tenant}"}})'
+        )
+        assert (slow or 0) == reports, f"slow reports of {tenant}"  # none sent: no series
+    expr = panel_query("painel-requests", "10 slowest endpoints", "B")
+    slow_rows = {
+        r["metric"]["tenant"]: float(r["value"][1])
+        for r in run.prometheus.query(expr)
+        if r["metric"]["endpoint"] == REPORT
+    }
+    for tenant, value in slow_rows.items():
+        assert_counted(value, run.sent.count(endpoint=REPORT, tenant=tenant), run, tenant)
+    assert slow_rows, "no report among the 10 slowest endpoints"
+
+    # The table shows the 10 slowest records of the slow-request log, as logged.
+    logged = [json.loads(line) for line in run.stack.slow_requests_log.read_text().splitlines()]
+    assert len(logged) == run.sent.count(endpoint=REPORT)
+    logged.sort(key=lambda record: record["duration_seconds"], reverse=True)
+    table = run.prometheus.query(panel_query("painel-requests", "Slowest requests", "A"))
+    shown = sorted(
+        ((float(row["value"][1]), row["metric"]) for row in table),
+        key=lambda row: row[0],
+        reverse=True,
+    )
+    assert [duration for duration, _ in shown] == pytest.approx(
+        [r["duration_seconds"] for r in logged[:10]]
+    )
+    fields = ("request_id", "endpoint", "method", "tenant", "user")
+    tenth = logged[9]["duration_seconds"] if len(logged) >= 10 else -math.inf
+    expected = {  # an anonymous user (null) reads <none>, as the README says
+        tuple(r[k] or "<none>" for k in fields) for r in logged if r["duration_seconds"] > tenth
+    }
+    rows = {tuple(labels[k] for k in fields) for duration, labels in shown if duration > tenth}
+    assert rows == expected  # a record as slow as the tenth may or may not be shown
 
 
 def test_zz_health_alert_fires_when_the_app_stops_and_resolves_when_it_is_back(run):
