@@ -1,15 +1,20 @@
 """Every dashboard panel's query timed on a real Prometheus holding a day of a large app.
 
     .venv/bin/python -m benchmarks.dashboard_scale [--pairs 1000] [--instances 2] [--repeats 5]
-        [--data DIR]   # from the root; DIR keeps the backfilled app history between runs
+        [--data DIR] [--dashboards DIR ...]   # from the root
+
+`--data DIR` keeps the history's blocks and the rules' (under a hash of their text) for later
+runs; `--dashboards DIR` (repeatable) times those dashboards instead of grafana/dashboards,
+to compare versions on the same data.
 
 1. History (benchmarks/app_history.py): the app's families for `--pairs` endpoint-tenant
    pairs on `--instances` instances (about 33,000 series), 24 hours and 10 minutes up to now,
    written as OpenMetrics in 2-hour slices aligned as Prometheus' blocks and turned into
    blocks by `promtool tsdb create-blocks-from openmetrics`. The last RECENT seconds are
    scraped every 15 s as prometheus.yml does; older history every OLD_SCRAPE seconds, so
-   that writing it takes minutes, not an hour (queries over raw counters older than RECENT
-   read a quarter of the samples they would; the recorded series do not change).
+   that writing it takes minutes rather than an hour (queries over raw counters older than
+   RECENT read a quarter of the samples they would; a group with its own interval is
+   evaluated at it throughout).
 2. The recording rules the dashboards read (and those they read), evaluated over the
    history by `promtool tsdb create-blocks-from rules` against the running Prometheus, at
    15 s over RECENT and OLD_SCRAPE before (a group's own interval wins), one pass per level
@@ -19,7 +24,8 @@
    the variables: every variable at All, $__interval, $__rate_interval, $__range, the
    panel's own interval and time range): range queries at Grafana's step, instant queries
    for instant targets. Each query is timed `--repeats` times (median); a panel's time is
-   the sum of its queries, run one after the other.
+   the sum of its queries, run one after the other. Then each rule's expression as an
+   instant query at the history's end: what one evaluation costs Prometheus.
 """
 
 from __future__ import annotations
