@@ -210,7 +210,7 @@ def test_health_history_shows_the_last_50_checks_and_day_over_day_uses_offset_1d
     health = board("painel-health")
     history = panel(health, "Health-check history (last 50 checks)")
     assert history["type"] == "state-timeline"
-    assert exprs(history) == ['probe_success{target=~"$target"}']
+    assert exprs(history) == ['probe_success{job="painel-exporter", target=~"$target"}']
     interval = int(history["interval"].rstrip("s"))
     assert int(history["timeFrom"].rstrip("s")) == 50 * interval
     assert history["maxDataPoints"] == 50

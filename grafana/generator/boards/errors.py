@@ -7,6 +7,9 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 
 from grafana.generator.panels import (
+    app,
+    app_recorded,
+    exporter,
     framed,
     new_dashboard,
     query,
@@ -17,7 +20,8 @@ from grafana.generator.panels import (
 
 UID = "painel-errors"
 # The logs collector labels levels in lower case, FATAL counted as critical.
-ERROR_LEVELS = "error|critical"
+ERROR_LEVELS = 'level=~"error|critical"'
+SERVER_ERRORS = 'status=~"5.."'
 
 
 def errors_per_hour() -> dashboard.Panel:
@@ -28,11 +32,11 @@ def errors_per_hour() -> dashboard.Panel:
         "short",
         [
             query(
-                'sum(increase(django_http_requests_total{status=~"5.."}[1h]))',
+                f"sum(increase(django_http_requests_total{{{app(SERVER_ERRORS)}}}[1h]))",
                 "5xx responses",
             ),
             query(
-                f'sum(increase(log_messages_total{{level=~"{ERROR_LEVELS}"}}[1h]))',
+                f"sum(increase(log_messages_total{{{exporter(ERROR_LEVELS)}}}[1h]))",
                 "log records at ERROR or above",
             ),
         ],
@@ -61,7 +65,8 @@ def top_exceptions() -> dashboard.Panel:
         panel,
         [
             query(
-                "topk(5, sum by (exception) (increase(django_http_exceptions_total[$__range])))",
+                "topk(5, sum by (exception) "
+                f"(increase(django_http_exceptions_total{{{app()}}}[$__range])))",
                 "{{exception}}",
                 instant=True,
             )
@@ -74,7 +79,12 @@ def log_records_by_level() -> dashboard.Panel:
         "Log records by level",
         "Log records per second that the exporter read from the app's logs, per level.",
         "cps",
-        [query("sum by (level) (rate(log_messages_total[$__rate_interval]))", "{{level}}")],
+        [
+            query(
+                f"sum by (level) (rate(log_messages_total{{{exporter()}}}[$__rate_interval]))",
+                "{{level}}",
+            )
+        ],
         stacked=True,
     )
 
@@ -86,8 +96,8 @@ def server_errors_by_endpoint() -> dashboard.Panel:
         "reqps",
         [
             query(
-                "topk(10, sum by (endpoint) "
-                '(endpoint_method_tenant_status:django_http_requests:rate5m{status=~"5.."}))',
+                "topk(10, sum by (endpoint) (endpoint_method_tenant_status:django_http_requests"
+                f":rate5m{{{app_recorded(SERVER_ERRORS)}}}))",
                 "{{endpoint}}",
             )
         ],
@@ -101,7 +111,8 @@ def log_exceptions() -> dashboard.Panel:
         "cps",
         [
             query(
-                "sum by (log, exception) (rate(log_exceptions_total[$__rate_interval]))",
+                "sum by (log, exception) "
+                f"(rate(log_exceptions_total{{{exporter()}}}[$__rate_interval]))",
                 "{{exception}} ({{log}})",
             )
         ],
@@ -115,6 +126,7 @@ def build() -> dashboard.Dashboard:
             "painel / Errors",
             "Errors per hour, the most frequent exceptions and log records by level.",
             "now-24h",
+            shows_app=True,
         )
         .with_panel(errors_per_hour())
         .with_panel(top_exceptions())

@@ -8,6 +8,8 @@ from grafana_foundation_sdk.models.common import VisibilityMode
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from grafana.generator.panels import (
+    app_recorded,
+    exporter,
     framed,
     label_variable,
     new_dashboard,
@@ -46,7 +48,13 @@ def uptime(window: str) -> dashboard.Panel:
         f"Uptime over {window.replace('d', ' days').replace('h', ' hours')}",
         f"Share of health checks that succeeded over the last {window}, per target.",
         "percentunit",
-        [query(f"avg_over_time(probe_success{{{TARGET}}}[{window}])", "{{target}}", instant=True)],
+        [
+            query(
+                f"avg_over_time(probe_success{{{exporter(TARGET)}}}[{window}])",
+                "{{target}}",
+                instant=True,
+            )
+        ],
         colours=thresholds((None, "red"), (0.99, "orange"), (0.999, "green")),
         width=6,
     )
@@ -99,7 +107,7 @@ def health_check_history() -> dashboard.Panel:
     return history(
         "Health-check history (last 50 checks)",
         "Each cell is one health check of the target's /health: ok or failed.",
-        f"probe_success{{{TARGET}}}",
+        f"probe_success{{{exporter(TARGET)}}}",
         "{{target}}",
     )
 
@@ -108,7 +116,7 @@ def component_history() -> dashboard.Panel:
     return history(
         "Components (last 50 checks)",
         "Each component the target's /health reports (database, cache, broker...).",
-        f"health_component_up{{{TARGET}}}",
+        f"health_component_up{{{exporter(TARGET)}}}",
         "{{target}} {{component}}",
     )
 
@@ -118,7 +126,7 @@ def last_http_status() -> dashboard.Panel:
         "Last HTTP status",
         "Status code of the last health check (0: no answer).",
         "none",
-        [query(f"probe_http_status_code{{{TARGET}}}", "{{target}}", instant=True)],
+        [query(f"probe_http_status_code{{{exporter(TARGET)}}}", "{{target}}", instant=True)],
         mappings=status_code_mappings(),
         width=12,
     )
@@ -129,14 +137,19 @@ def health_check_response_time() -> dashboard.Panel:
         "Health-check response time",
         "How long each health check took to answer.",
         "s",
-        [query(f"probe_duration_seconds{{{TARGET}}}", "{{target}}")],
+        [query(f"probe_duration_seconds{{{exporter(TARGET)}}}", "{{target}}")],
         width=24,
     )
 
 
+def recorded(metric: str) -> str:
+    """A recording rule's app series of the selected jobs, `{offset}` after it (day_over_day)."""
+    return f"{metric}{{{{{app_recorded()}}}}}{{offset}}"
+
+
 def requests_against_yesterday() -> dashboard.Panel:
     return day_over_day(
-        "Requests per second", "reqps", "sum(job:django_http_requests:rate5m{offset})", True
+        "Requests per second", "reqps", f"sum({recorded('job:django_http_requests:rate5m')})", True
     )
 
 
@@ -144,7 +157,7 @@ def server_errors_against_yesterday() -> dashboard.Panel:
     return day_over_day(
         "Server errors per second",
         "reqps",
-        "sum(job:django_http_requests_5xx:rate5m{offset})",
+        f"sum({recorded('job:django_http_requests_5xx:rate5m')})",
         False,
     )
 
@@ -154,7 +167,7 @@ def p95_against_yesterday() -> dashboard.Panel:
         "p95 response time",
         "s",
         "histogram_quantile(0.95, sum by (le) "
-        "(job:django_http_request_duration_seconds_bucket:rate5m{offset}))",
+        f"({recorded('job:django_http_request_duration_seconds_bucket:rate5m')}))",
         False,
     )
 
@@ -163,8 +176,8 @@ def average_response_time_against_yesterday() -> dashboard.Panel:
     return day_over_day(
         "Average response time",
         "s",
-        "sum(job:django_http_request_duration_seconds_sum:rate5m{offset})"
-        " / sum(job:django_http_request_duration_seconds_count:rate5m{offset})",
+        f"sum({recorded('job:django_http_request_duration_seconds_sum:rate5m')})"
+        f" / sum({recorded('job:django_http_request_duration_seconds_count:rate5m')})",
         False,
     )
 
@@ -177,8 +190,11 @@ def build() -> dashboard.Dashboard:
             "Health-check history and uptime per target, probe response times, and requests, "
             "errors and response times against the same time yesterday.",
             "now-24h",
+            shows_app=True,
         )
-        .with_variable(label_variable("target", "Target", "probe_success", "target"))
+        .with_variable(
+            label_variable("target", "Target", f"probe_success{{{exporter()}}}", "target")
+        )
         .with_row(dashboard.Row("Health checks"))
         .with_panel(health_check_history())
         .with_panel(component_history())
