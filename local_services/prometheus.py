@@ -129,9 +129,7 @@ class PrometheusServer:
         self.config_path.write_text(text)
         return self.config_path
 
-    def start(self) -> PrometheusServer:
-        self.write_config()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def argv(self) -> list[str]:
         if self.agent:  # Debian's 2.42: agent mode is a feature flag, with its own WAL flag
             storage = ["--enable-feature=agent", f"--storage.agent.path={self.data_dir}"]
         else:
@@ -147,7 +145,12 @@ class PrometheusServer:
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--web.enable-lifecycle",
         ]
-        self.process = ManagedProcess(f"prometheus-{self.port}", argv, self.workdir)
+        return argv
+
+    def start(self) -> PrometheusServer:
+        self.write_config()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = ManagedProcess(f"prometheus-{self.port}", self.argv(), self.workdir)
         self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/-/ready", timeout=60))
         return self
 

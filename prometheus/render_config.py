@@ -7,7 +7,11 @@ their own ports. Rule files are always painel's prometheus/rules/*.yml.
 With `agent=True` it writes the config of a Prometheus in agent mode (`--enable-feature=agent`):
 no rules and no Alertmanager (a central store's ruler evaluates them), `external_labels`
 naming the host, `remote_write` to the store. deploy/victoriametrics/prometheus-agent.yml is
-that output for an example host (`--victoriametrics`, a test keeps them equal).
+that output for an example host (`--victoriametrics`, a test keeps them equal); a host's own:
+
+    python -m prometheus.render_config --agent --django 10.0.1.11:8000 \
+        --exporter 10.0.1.11:9811 --external-label host=web-1 \
+        --remote-write http://victoriametrics:8428/api/v1/write --out /etc/prometheus/prometheus.yml
 
     python -m prometheus.render_config --django 127.0.0.1:8001 --exporter 127.0.0.1:9811 \
         --alertmanager 127.0.0.1:9093 --out run/prometheus/prometheus.yml
@@ -139,8 +143,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--exporter", action="append", default=[], help="host:port, repeatable")
     parser.add_argument("--alertmanager", action="append", default=[], help="host:port")
     parser.add_argument("--scrape-interval", default="15s")
+    parser.add_argument("--agent", action="store_true", help="for agent mode: no rules, no alerts")
+    parser.add_argument(
+        "--external-label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a label on everything this Prometheus sends (host=web-1), repeatable",
+    )
+    parser.add_argument("--remote-write", action="append", default=[], help="url, repeatable")
     parser.add_argument("--out", type=Path, help="where to write (default: stdout)")
     args = parser.parse_args(argv)
+    labels = dict(label.partition("=")[::2] for label in args.external_label)
+    if not all(labels.values()) or len(labels) != len(args.external_label):
+        parser.error("--external-label takes NAME=VALUE, each name once")
     if args.compose:
         COMMITTED_CONFIG.write_text(render_compose_config())
         return
@@ -150,7 +166,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     try:
         text = render_config(
-            args.django, args.exporter, args.alertmanager, scrape_interval=args.scrape_interval
+            args.django,
+            args.exporter,
+            args.alertmanager,
+            scrape_interval=args.scrape_interval,
+            external_labels=labels,
+            remote_write=args.remote_write,
+            agent=args.agent,
+            rule_files=[] if args.agent else None,
         )
     except ValueError as exc:
         parser.error(str(exc))
