@@ -105,12 +105,12 @@ def recording_rules_only(workdir: Path) -> Path:
 
 
 def backfill_yesterday(
-    store: VictoriaMetricsServer, stacks: dict[str, Stack], workdir: Path, now: float
+    store: VictoriaMetricsServer, hosts: list[Host], workdir: Path, now: float
 ) -> None:
     """Each host's app at this time yesterday, then the recording rules over it."""
-    for name, stack in stacks.items():
-        text = yesterday.app_openmetrics(stack.addr("app"), now)
-        store.import_prometheus(milliseconds(text), {"host": name})
+    for host in hosts:
+        text = yesterday.app_openmetrics(host.stack.addr("app"), now)
+        store.import_prometheus(milliseconds(text), {"host": host.name})
     then = now - yesterday.DAY
     store.wait_until(
         lambda: store.value("count(count by (host) (django_http_requests_total))", then) == 2,
@@ -168,9 +168,10 @@ def labels_without_name(series: dict) -> dict:
     return {k: v for k, v in series["metric"].items() if k != "__name__"}
 
 
-def start_host(name: str, stack: Stack, store: VictoriaMetricsServer) -> Host:
-    """One host: the demo's services, and its own agent sending to the store as `name`."""
-    stack.start(only=HOST_COMPONENTS)
+def make_host(name: str, workdir: Path, store: VictoriaMetricsServer) -> Host:
+    """One host, not started: the demo's services, and its own agent sending to the store
+    as `name` (the stack's ports are chosen already)."""
+    stack = Stack(workdir / name, scrape_interval=f"{SCRAPE_SECONDS}s", probe_interval=1)
     agent = PrometheusServer(
         stack.workdir / "agent",
         django=[stack.addr("app")],
@@ -180,7 +181,12 @@ def start_host(name: str, stack: Stack, store: VictoriaMetricsServer) -> Host:
         external_labels={"host": name},
         remote_write=[store.write_url],
     )
-    return Host(name, stack, agent.start())
+    return Host(name, stack, agent)
+
+
+def start_host(host: Host) -> None:
+    host.stack.start(only=HOST_COMPONENTS)
+    host.agent.start()
 
 
 def stop_all(services: list) -> None:
@@ -215,18 +221,15 @@ def pipeline(tmp_path_factory):
         vmalert = start(
             VMAlert(workdir / "vmalert", store.url, alertmanager.url, overrides=VMALERT_FLAGS)
         )
-        stacks = {
-            name: Stack(workdir / name, scrape_interval=f"{SCRAPE_SECONDS}s", probe_interval=1)
-            for name in HOSTS
-        }
-        with ThreadPoolExecutor(len(stacks)) as pool:
-            starting = [pool.submit(start_host, n, s, store) for n, s in stacks.items()]
-            started += stacks.values()  # a stack stops what it started, even half-way
+        hosts = [make_host(name, workdir, store) for name in HOSTS]
+        started += [h.stack for h in hosts] + [h.agent for h in hosts]  # stop() is safe unstarted
+        with ThreadPoolExecutor(len(hosts)) as pool:
+            starting = [pool.submit(start_host, h) for h in hosts]
             # Yesterday needs only the apps' addresses: backfilled while the hosts start.
             now = time.time()
-            backfill_yesterday(store, stacks, workdir / "replay", now)
-            hosts = [future.result() for future in starting]
-        started += [host.agent for host in hosts]
+            backfill_yesterday(store, hosts, workdir / "replay", now)
+            for future in starting:
+                future.result()
         began = time.time()
         store.wait_until(
             lambda: (
@@ -350,10 +353,12 @@ def test_every_variable_offers_the_values_of_both_hosts(pipeline):
         for variable in board["templating"]["list"]:
             if variable["type"] != "query":
                 continue
-            match = re.fullmatch(r"\s*label_values\((.+),\s*(\w+)\)\s*", variable["query"])
+            match = re.fullmatch(r"\s*label_values\((?:(.+),\s*)?(\w+)\)\s*", variable["query"])
             assert match, f"{variable['name']}: not a label_values() query"
-            selector = substitute(match[1], board, {}, time_range=time_range(board))
-            offered = pipeline.store.api(f"label/{match[2]}/values", **{"match[]": selector})
+            params = {}
+            if match[1]:
+                params["match[]"] = substitute(match[1], board, {}, time_range=time_range(board))
+            offered = pipeline.store.api(f"label/{match[2]}/values", **params)
             assert offered, f"{board['title']}: ${variable['name']} offers no value"
 
 
