@@ -8,6 +8,10 @@ day-over-day queries have a yesterday to compare with.
 Alert rules wait `for:` minutes in production; a test cannot. With `alert_for="2s"` the
 server loads a rewritten copy of each rule file, in its own work directory, where every
 alert's `for:` is that value. Nothing else in the rules changes.
+
+With `agent=True` it runs in agent mode (`--enable-feature=agent`): it scrapes and sends
+everything to its `remote_write` urls with its `external_labels`, keeps only a WAL, has no
+rules and answers no queries (deploy/victoriametrics/, docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -79,13 +83,21 @@ class PrometheusServer:
         port: int | None = None,
         retention: str = "7d",
         scrape_configs: Iterable[dict] | None = None,
+        agent: bool = False,
+        external_labels: dict[str, str] | None = None,
+        remote_write: Iterable[str] = (),
     ) -> None:
         """django, exporter: host:port targets of the `django` and `painel-exporter` jobs;
         `scrape_configs`: Prometheus scrape jobs of your own instead of those two."""
         self.workdir = Path(workdir)
         self.django = list(django)
         self.exporter = list(exporter)
-        self.rule_files = list(rule_files) if rule_files is not None else repository_rule_files()
+        self.agent = agent
+        self.external_labels = dict(external_labels or {})
+        self.remote_write = list(remote_write)
+        if rule_files is None:
+            rule_files = [] if agent else repository_rule_files()
+        self.rule_files = list(rule_files)
         self.alert_for = alert_for
         self.alertmanager = alertmanager
         self.interval = interval
@@ -114,23 +126,35 @@ class PrometheusServer:
             rule_files=[str(path) for path in rules],
             scrape_interval=self.interval,
             scrape_configs=self.scrape_configs,
+            external_labels=self.external_labels,
+            remote_write=self.remote_write,
+            agent=self.agent,
         )
         self.config_path.write_text(text)
         return self.config_path
 
-    def start(self) -> PrometheusServer:
-        self.write_config()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def argv(self) -> list[str]:
+        if self.agent:  # Debian's 2.42: agent mode is a feature flag, with its own WAL flag
+            storage = ["--enable-feature=agent", f"--storage.agent.path={self.data_dir}"]
+        else:
+            storage = [
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--storage.tsdb.retention.time={self.retention}",
+                "--enable-feature=exemplar-storage",
+            ]
         argv = [
             _binary("prometheus"),
             f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.data_dir}",
-            f"--storage.tsdb.retention.time={self.retention}",
+            *storage,
             f"--web.listen-address=127.0.0.1:{self.port}",
-            "--enable-feature=exemplar-storage",
             "--web.enable-lifecycle",
         ]
-        self.process = ManagedProcess(f"prometheus-{self.port}", argv, self.workdir)
+        return argv
+
+    def start(self) -> PrometheusServer:
+        self.write_config()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = ManagedProcess(f"prometheus-{self.port}", self.argv(), self.workdir)
         self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/-/ready", timeout=60))
         return self
 
