@@ -147,7 +147,7 @@ class MetricsMiddleware:
         method, endpoint, status, tenant = key
         rid = request_id(request)
         series.record(duration, {"request_id": rid, "tenant": tenant})
-        self.metrics.slow.labels(method, endpoint, tenant).inc()
+        self.metrics.slow_child(method, endpoint, tenant).inc()
         log_slow_request(
             endpoint=endpoint,
             method=method,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .multiprocess.writer import MmapRequestSeries, can_write
+from .multiprocess.writer import MmapRequestSeries, MmapTenantRequestSeries, can_write
 
 
 class RequestSeries:
@@ -27,8 +27,29 @@ class RequestSeries:
         self.duration.observe(seconds, exemplar)
 
 
-def request_series(requests: Any, duration: Any) -> RequestSeries | MmapRequestSeries:
-    """The cheapest writer prometheus_client's values allow for these two children."""
+class TenantRequestSeries(RequestSeries):
+    """Plus the per-tenant duration histogram child (PAINEL TENANT_LATENCY "per_tenant")."""
+
+    __slots__ = ("tenant_duration",)
+
+    def __init__(self, requests: Any, duration: Any, tenant_duration: Any) -> None:
+        super().__init__(requests, duration)
+        self.tenant_duration = tenant_duration
+
+    def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
+        self.requests.inc()
+        self.duration.observe(seconds, exemplar)
+        self.tenant_duration.observe(seconds, exemplar)
+
+
+def request_series(
+    requests: Any, duration: Any, tenant_duration: Any = None
+) -> RequestSeries | MmapRequestSeries:
+    """The cheapest writer prometheus_client's values allow for these children."""
+    if tenant_duration is not None:
+        if can_write(requests, duration, tenant_duration):
+            return MmapTenantRequestSeries(requests, duration, tenant_duration)
+        return TenantRequestSeries(requests, duration, tenant_duration)
     if can_write(requests, duration):
         return MmapRequestSeries(requests, duration)
     return RequestSeries(requests, duration)

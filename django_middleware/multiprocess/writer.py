@@ -84,12 +84,15 @@ class MmapRequestSeries:
         # After a fork prometheus_client reopens its files for the new pid, and resets every
         # value from them, at the next use of any value: get() is one.
         self._count_value.get()
-        values = (self._count_value, self._sum_value, *self._bucket_values)
+        values = self._values()
         self._pid = _getpid()
         if all(value._key in value._file._positions for value in values):
             self._places = [_place(value) for value in values]
         else:
             self._places = None
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self._count_value, self._sum_value, *self._bucket_values)
 
     def _record_through_values(self, seconds: float) -> None:
         # prometheus_client's values write through safe_mmap, which counts what it cannot
@@ -98,6 +101,45 @@ class MmapRequestSeries:
         self._sum_value.inc(seconds)
         self._bucket_values[bisect_left(self._bounds, seconds)].inc(1.0)
         self._bind()
+
+
+class MmapTenantRequestSeries(MmapRequestSeries):
+    """Plus a per-tenant duration histogram child (PAINEL TENANT_LATENCY "per_tenant"), with
+    the same bounds: its sum and bucket written under the same lock. A separate class so
+    that the common writer above stays as it is."""
+
+    __slots__ = ("_tenant_sum_value", "_tenant_bucket_values", "_tenant_at")
+
+    def __init__(self, requests: Any, duration: Any, tenant_duration: Any) -> None:
+        super().__init__(requests, duration)
+        self._tenant_sum_value = tenant_duration._sum
+        self._tenant_bucket_values = tenant_duration._buckets
+        self._tenant_at = 2 + len(self._bucket_values)  # the tenant sum's place in _places
+
+    def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
+        with _lock:
+            if self._pid != _getpid():
+                self._bind()
+            places = self._places
+            if places is None:
+                self._record_through_values(seconds)
+                return
+            bucket = bisect_left(self._bounds, seconds)
+            _add(places[0], 1.0)
+            _add(places[1], seconds)
+            _add(places[2 + bucket], 1.0)
+            tenant_at = self._tenant_at
+            _add(places[tenant_at], seconds)
+            _add(places[tenant_at + 1 + bucket], 1.0)
+
+    def _values(self) -> tuple[Any, ...]:
+        return (*super()._values(), self._tenant_sum_value, *self._tenant_bucket_values)
+
+    def _record_through_values(self, seconds: float) -> None:
+        bucket = bisect_left(self._bounds, seconds)
+        self._tenant_sum_value.inc(seconds)
+        self._tenant_bucket_values[bucket].inc(1.0)
+        super()._record_through_values(seconds)
 
 
 def _place(value: Any) -> tuple[Any, Any, int]:
@@ -129,12 +171,19 @@ def _writes_mmap_files(value: Any) -> bool:
     )
 
 
-def can_write(requests: Any, duration: Any) -> bool:
-    """Whether MmapRequestSeries can write these two children (multiprocess mode, and
-    prometheus_client's values as this module expects them)."""
-    buckets = getattr(duration, "_buckets", None)
-    bounds = getattr(duration, "_upper_bounds", None)
-    values = (getattr(requests, "_value", None), getattr(duration, "_sum", None), *(buckets or ()))
-    return bool(
-        buckets and bounds and len(buckets) == len(bounds) and all(map(_writes_mmap_files, values))
-    )
+def can_write(requests: Any, *durations: Any) -> bool:
+    """Whether MmapRequestSeries can write these children (multiprocess mode, and
+    prometheus_client's values as this module expects them); histograms of equal bounds."""
+    values = [getattr(requests, "_value", None)]
+    bounds = getattr(durations[0], "_upper_bounds", None)
+    for duration in durations:
+        buckets = getattr(duration, "_buckets", None)
+        if not (
+            buckets
+            and bounds
+            and len(buckets) == len(bounds)
+            and getattr(duration, "_upper_bounds", None) == bounds
+        ):
+            return False
+        values += [getattr(duration, "_sum", None), *buckets]
+    return all(map(_writes_mmap_files, values))

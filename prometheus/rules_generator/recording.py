@@ -16,6 +16,8 @@ from prometheus.rules_generator.rule import group, record
 
 REQUESTS = "django_http_requests_total"
 DURATION = "django_http_request_duration_seconds"
+# Only with PAINEL TENANT_LATENCY "per_tenant" (README "Series budget"); else these are empty.
+TENANT_DURATION = "django_http_tenant_request_duration_seconds"
 SERVER_ERRORS = 'status=~"5.."'
 # filesystems that are memory or images, never "full" in a way to act on
 _VIRTUAL_FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay"'
@@ -85,6 +87,18 @@ def django(config: MixinConfig) -> dict:
             record(
                 "job:django_http_request_duration_seconds_count:rate5m",
                 rate_sum("job", f"{DURATION}_count", app, "5m"),
+            ),
+            record(
+                "tenant:django_http_tenant_request_duration_seconds_bucket:rate5m",
+                rate_sum("job, tenant, le", f"{TENANT_DURATION}_bucket", app, "5m"),
+            ),
+            record(
+                "tenant:django_http_tenant_request_duration_seconds_sum:rate5m",
+                rate_sum("job, tenant", f"{TENANT_DURATION}_sum", app, "5m"),
+            ),
+            record(
+                "tenant:django_http_tenant_request_duration_seconds_count:rate5m",
+                rate_sum("job, tenant", f"{TENANT_DURATION}_count", app, "5m"),
             ),
             record(
                 "endpoint_method_tenant:django_http_slow_requests:rate5m",

@@ -38,6 +38,10 @@ def test_django_refuses_to_start_with_a_slow_threshold_off_the_buckets():
         ({"TENANT_HEADER": "X_Tenant"}, "PAINEL['TENANT_HEADER'] must be a header name of"),
         ({"TENANT_HEADER": None}, "PAINEL['TENANT_HEADER'] must be a header name of"),
         ({"MAX_TENANTS": 0}, "PAINEL['MAX_TENANTS'] must be a positive integer"),
+        (
+            {"TENANT_LATENCY": "tenant_only"},
+            "PAINEL['TENANT_LATENCY'] must be one of 'per_endpoint', 'per_tenant', 'off'",
+        ),
         ({"BUCKETS": [0.1, 0.05]}, "PAINEL['BUCKETS'] must be strictly increasing"),
         ({"USER_FIELD": "email"}, "PAINEL['USER_FIELD'] must be 'id', 'username' or None"),
         ({"TENANT_RESOLVER": "no.such.resolver"}, "PAINEL['TENANT_RESOLVER'] cannot import"),
@@ -58,6 +62,7 @@ def test_defaults_are_the_documented_ones():
     settings = conf.build({})
     assert settings.tenant_header == "X-Tenant-ID"
     assert settings.max_tenants == 200
+    assert settings.tenant_latency == "per_endpoint"
     assert settings.slow_request_threshold == 0.5
     assert settings.buckets == (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
     assert settings.excluded_paths == {"/metrics", "/health"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dashboard_checks.queries import TimeRange, iter_panel_queries
@@ -92,6 +93,48 @@ def test_the_endpoint_tables_show_p95_slow_counts_request_counts_and_averages(tm
         for key, samples in EXPECTED.items()
     ]
     assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases)
+
+
+# PAINEL TENANT_LATENCY "per_tenant": the endpoint histogram's rules have no tenant label,
+# acme's own histogram says 0.2 s on average and at most 0.5 s, /report/ 0.7 s and above.
+PER_TENANT = [
+    series(f"endpoint_method_tenant:{name}", values, job="django", endpoint="/report/", **more)
+    for name, values, more in (
+        ("django_http_request_duration_seconds_bucket:rate5m", "0x10", {"le": "0.5"}),
+        ("django_http_request_duration_seconds_bucket:rate5m", "1x10", {"le": "1"}),
+        ("django_http_request_duration_seconds_bucket:rate5m", "1x10", {"le": "+Inf"}),
+        ("django_http_request_duration_seconds_sum:rate5m", "0.7x10", {}),
+        ("django_http_request_duration_seconds_count:rate5m", "1x10", {}),
+    )
+] + [
+    series(f"tenant:{name}", values, job="django", tenant="acme", **more)
+    for name, values, more in (
+        ("django_http_tenant_request_duration_seconds_bucket:rate5m", "2x10", {"le": "0.5"}),
+        ("django_http_tenant_request_duration_seconds_bucket:rate5m", "2x10", {"le": "+Inf"}),
+        ("django_http_tenant_request_duration_seconds_sum:rate5m", "0.4x10", {}),
+        ("django_http_tenant_request_duration_seconds_count:rate5m", "2x10", {}),
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("tenant", "average", "p50"),
+    [("$__all", 0.7, 0.75), ("acme", 0.2, 0.25)],  # all tenants: by endpoint; one: its own
+)
+def test_response_time_reads_a_tenants_own_histogram_when_latency_is_per_tenant(
+    tmp_path, tenant, average, p50
+):
+    board = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
+    queries = {
+        q.ref_id: q.expr
+        for q in iter_panel_queries(board, {"tenant": tenant, "endpoint": "$__all"})
+        if q.panel == "Response time"
+    }
+    cases = [
+        {"expr": queries[ref_id], "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": v}]}
+        for ref_id, v in (("A", average), ("B", p50))
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", PER_TENANT, cases)
 
 
 # Hourly samples from yesterday (0h) to now (24h) of the recording rules the panels read.

@@ -29,23 +29,39 @@ SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
 COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
 EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
 SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
+# PAINEL TENANT_LATENCY "per_tenant": the endpoint histogram has no tenant label, each
+# tenant's latency is its own histogram (all endpoints). Empty in the default mode.
+TENANT_FILTER = 'tenant=~"$tenant"'
+TENANT_BUCKETS = "tenant:django_http_tenant_request_duration_seconds_bucket:rate5m"
+TENANT_SUMS = "tenant:django_http_tenant_request_duration_seconds_sum:rate5m"
+TENANT_COUNTS = "tenant:django_http_tenant_request_duration_seconds_count:rate5m"
 
 
 def quantile(q: float) -> str:
-    return f"histogram_quantile({q}, sum by (le) ({BUCKETS}{{{app_recorded(FILTER)}}}))"
+    return (
+        f"histogram_quantile({q}, sum by (le) ({BUCKETS}{{{app_recorded(FILTER)}}}))\nor "
+        f"histogram_quantile({q}, sum by (le) ({TENANT_BUCKETS}{{{app_recorded(TENANT_FILTER)}}}))"
+    )
+
+
+def average() -> str:
+    return (
+        f"sum({SUMS}{{{app_recorded(FILTER)}}}) / sum({COUNTS}{{{app_recorded(FILTER)}}})\nor "
+        f"sum({TENANT_SUMS}{{{app_recorded(TENANT_FILTER)}}})"
+        f" / sum({TENANT_COUNTS}{{{app_recorded(TENANT_FILTER)}}})"
+    )
 
 
 def response_time() -> dashboard.Panel:
     return time_series(
         "Response time",
         "Average, median, 95th and 99th percentile response time of the selected tenants and "
-        "endpoints (5-minute rates); the dashed line is the slow-request threshold.",
+        "endpoints (5-minute rates); the dashed line is the slow-request threshold. When the "
+        'app records latency by endpoint only (PAINEL TENANT_LATENCY "per_tenant"), a '
+        "selected tenant's line is its own histogram, over all its endpoints.",
         "s",
         [
-            query(
-                f"sum({SUMS}{{{app_recorded(FILTER)}}}) / sum({COUNTS}{{{app_recorded(FILTER)}}})",
-                "average",
-            ),
+            query(average(), "average"),
             query(quantile(0.5), "p50"),
             query(quantile(0.95), "p95"),
             query(quantile(0.99), "p99"),
