@@ -358,7 +358,9 @@ def test_slow_requests_are_every_report_and_the_slowest_table_shows_them(run):
 
     # The table shows the 10 slowest records of the slow-request log, as logged.
     logged = [json.loads(line) for line in run.stack.slow_requests_log.read_text().splitlines()]
-    assert len(logged) == run.sent.count(endpoint=REPORT)
+    # Every report is logged; on a loaded machine another endpoint may pass the threshold too.
+    reports_logged = [record for record in logged if record["endpoint"] == REPORT]
+    assert len(reports_logged) == run.sent.count(endpoint=REPORT)
     logged.sort(key=lambda record: record["duration_seconds"], reverse=True)
     table = run.prometheus.query(panel_query("painel-requests", "Slowest requests", "A"))
     shown = sorted(
