@@ -1,53 +1,105 @@
-"""Errors: what fails and how often, from the app's responses and its log records."""
+"""Errors: what fails and how often, from the app's responses and its log records, and how
+much of the error budget is left."""
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import bargauge, dashboard
+from grafana_foundation_sdk.builders import barchart, bargauge, dashboard
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
 
 from grafana.generator.panels import (
     framed,
+    label_variable,
     new_dashboard,
     query,
+    range_total,
+    ranked,
+    recorded,
+    requests_link,
+    stat_panel,
+    table_panel,
     thresholds,
     time_series,
     with_targets,
 )
+from mixin.config import MixinConfig
+from prometheus.rules_generator.slo import budget_remaining_rule, burn_rate_rule
 
 UID = "painel-errors"
 # The logs collector labels levels in lower case, FATAL counted as critical.
 ERROR_LEVELS = "error|critical"
+# The app's panels filter on the two variables; log records carry neither label.
+FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
+SERVER_ERRORS = f'{FILTER}, status=~"5.."'
+RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
+CONFIG = MixinConfig()
+# The multiwindow alerts' burn rates (page at 14.4 over 1h, ticket at 6 over 6h).
+PAGE_BURN_RATE, TICKET_BURN_RATE = 14.4, 6
+
+
+def hour_by_hour(selector: str) -> str:
+    # `offset -1h` counts the hour that starts at each step (Grafana aligns a 1 h step to
+    # the hour): each bar stands on its own hour, and the last step, the current hour's
+    # start, counts the hour in progress up to now.
+    return f"sum(increase({selector}[1h] offset -1h))"
 
 
 def errors_per_hour() -> dashboard.Panel:
-    # Non-overlapping hourly bars: a one-hour step and increase over exactly one hour.
-    panel = time_series(
-        "Errors per hour (last 24 hours)",
-        "Server errors (5xx responses) and log records at ERROR or above, per hour.",
-        "short",
+    panel = (
+        framed(
+            barchart.Panel(),
+            "Errors per hour (last 24 hours)",
+            "Server errors (5xx responses of the selected tenants and endpoints) and log "
+            "records at ERROR or above, per hour: each bar counts the hour it starts at, the "
+            "last one the hour in progress so far.",
+            "short",
+            width=24,
+            height=8,
+        )
+        .x_field("Time")
+        .x_tick_label_spacing(100)
+        .show_value(common.VisibilityMode.NEVER)
+        .group_width(0.8)
+        .bar_width(0.95)
+        .fill_opacity(80)
+        .stacking(common.StackingMode.NONE)
+        .legend(
+            common_builders.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+        )
+        .tooltip(common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI))
+        # One frame, one row per hour: the two series' bars side by side.
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="joinByField", options={"byField": "Time", "mode": "outer"}
+            )
+        )
+        .interval("1h")
+        .time_from("24h")
+        .hide_time_override(False)
+    )
+    return with_targets(
+        panel,
         [
+            query(hour_by_hour(f"django_http_requests_total{{{SERVER_ERRORS}}}"), "5xx responses"),
             query(
-                'sum(increase(django_http_requests_total{status=~"5.."}[1h]))',
-                "5xx responses",
-            ),
-            query(
-                f'sum(increase(log_messages_total{{level=~"{ERROR_LEVELS}"}}[1h]))',
+                hour_by_hour(f'log_messages_total{{level=~"{ERROR_LEVELS}"}}'),
                 "log records at ERROR or above",
             ),
         ],
-        bars=True,
-        width=24,
     )
-    return panel.interval("1h").time_from("24h").hide_time_override(False)
 
 
-def top_exceptions() -> dashboard.Panel:
+def top_log_exceptions() -> dashboard.Panel:
     panel = (
         framed(
             bargauge.Panel(),
-            "5 most frequent exception types",
-            "Over the selected time range: the exception classes views raised most often.",
+            "5 most frequent exception types in the logs",
+            "Over the selected time range: the exception types of the tracebacks in the app's "
+            "logs (the exporter's logs collector, every log it follows), most frequent first.",
             "short",
             width=12,
             height=8,
@@ -61,11 +113,44 @@ def top_exceptions() -> dashboard.Panel:
         panel,
         [
             query(
-                "topk(5, sum by (exception) (increase(django_http_exceptions_total[$__range])))",
+                "sort_desc(topk(5, sum by (exception) (increase(log_exceptions_total[$__range]))))",
                 "{{exception}}",
                 instant=True,
             )
         ],
+    )
+
+
+def top_view_exceptions() -> dashboard.Panel:
+    by = "exception, endpoint"
+    return table_panel(
+        "5 most frequent exceptions raised by views",
+        "Over the selected time range: the exception types views of the selected tenants and "
+        "endpoints raised most often, and where. A row opens the Requests board on its endpoint.",
+        "none",
+        [
+            query(
+                f"topk(5, sum by ({by}) "
+                f"(increase(django_http_exceptions_total{{{FILTER}}}[$__range])))",
+                instant=True,
+                table_format=True,
+            )
+        ],
+        rename={"exception": "Exception", "endpoint": "Endpoint", "Value": "Raised"},
+        units={"Raised": "short"},
+        sort_by="Raised",
+    ).data_links([requests_link("Requests of ${__data.fields.endpoint}", endpoint="endpoint")])
+
+
+def server_errors_by_endpoint() -> dashboard.Panel:
+    shown = f"sum by (endpoint) ({recorded(f'{RATES}{{{SERVER_ERRORS}}}')})"
+    score = range_total(f"django_http_requests_total{{{SERVER_ERRORS}}}", "endpoint")
+    return time_series(
+        "Server errors by endpoint",
+        "5xx responses per second (5-minute rates) of the 10 endpoints with the most over the "
+        "selected time range.",
+        "reqps",
+        [query(ranked(10, "endpoint", shown, score), "{{endpoint}}")],
     )
 
 
@@ -76,21 +161,6 @@ def log_records_by_level() -> dashboard.Panel:
         "cps",
         [query("sum by (level) (rate(log_messages_total[$__rate_interval]))", "{{level}}")],
         stacked=True,
-    )
-
-
-def server_errors_by_endpoint() -> dashboard.Panel:
-    return time_series(
-        "Server errors by endpoint",
-        "5xx responses per second of the 10 endpoints with the most (5-minute rates).",
-        "reqps",
-        [
-            query(
-                "topk(10, sum by (endpoint) "
-                '(endpoint_method_tenant_status:django_http_requests:rate5m{status=~"5.."}))',
-                "{{endpoint}}",
-            )
-        ],
     )
 
 
@@ -108,17 +178,97 @@ def log_exceptions() -> dashboard.Panel:
     )
 
 
+def error_budget_left() -> dashboard.Panel:
+    window = CONFIG.slo_window
+    return stat_panel(
+        f"Error budget left ({window})",
+        f"Per job, the share of the {window} error budget not spent yet: availability "
+        f"({CONFIG.availability_objective:.1%} of responses not 5xx) and latency "
+        f"({CONFIG.latency_objective:.0%} within the slow-request threshold). Below 0 the "
+        "objective is missed.",
+        "percentunit",
+        [
+            query(
+                budget_remaining_rule(CONFIG, "availability"), "availability {{job}}", instant=True
+            ),
+            query(budget_remaining_rule(CONFIG, "latency"), "latency {{job}}", instant=True),
+        ],
+        colours=thresholds((None, "red"), (0, "orange"), (0.25, "green")),
+        width=8,
+        height=8,
+    )
+
+
+def burn_rates() -> dashboard.Panel:
+    return time_series(
+        "Error budget burn rate (1 hour)",
+        "How many times faster than sustainable each job spends its budgets, over the last "
+        f"hour: 1 spends exactly the budget in {CONFIG.slo_window}; the dashed lines are the "
+        f"alerts' bounds ({PAGE_BURN_RATE:g} pages, {TICKET_BURN_RATE:g} over 6 hours opens a "
+        "ticket).",
+        "short",
+        [
+            query(burn_rate_rule("availability", "1h"), "availability {{job}}"),
+            query(burn_rate_rule("latency", "1h"), "latency {{job}}"),
+        ],
+        threshold_lines=thresholds(
+            (None, "transparent"), (TICKET_BURN_RATE, "orange"), (PAGE_BURN_RATE, "red")
+        ),
+        width=8,
+    )
+
+
+def tenants_burning_fastest() -> dashboard.Panel:
+    budget = 1 - CONFIG.availability_objective
+    burn = f'tenant:django_http_requests_5xx:ratio_rate1h{{tenant=~"$tenant"}} / {budget:g}'
+    panel = (
+        framed(
+            bargauge.Panel(),
+            "Tenants burning the availability budget fastest (1 hour)",
+            "The 5 tenants whose share of 5xx responses over the last hour is the highest, as "
+            "a burn rate: how many times the budget's sustainable rate (1 spends exactly the "
+            f"budget in {CONFIG.slo_window}).",
+            "short",
+            width=8,
+            height=8,
+        )
+        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .thresholds(thresholds((None, "green"), (1, "orange"), (PAGE_BURN_RATE, "red")))
+    )
+    return with_targets(
+        panel,
+        [query(f"sort_desc(topk(5, {burn} > 0))", "{{tenant}} ({{job}})", instant=True)],
+    )
+
+
 def build() -> dashboard.Dashboard:
     return (
         new_dashboard(
             UID,
             "painel / Errors",
-            "Errors per hour, the most frequent exceptions and log records by level.",
+            "Errors per hour, the most frequent exceptions in the logs and from views, log "
+            "records by level, and the error budget left.",
             "now-24h",
         )
+        .with_variable(label_variable("tenant", "Tenant", "django_http_requests_total", "tenant"))
+        .with_variable(
+            label_variable(
+                "endpoint",
+                "Endpoint",
+                'django_http_requests_total{tenant=~"$tenant"}',
+                "endpoint",
+            )
+        )
         .with_panel(errors_per_hour())
-        .with_panel(top_exceptions())
+        .with_panel(top_log_exceptions())
+        .with_panel(top_view_exceptions())
         .with_panel(server_errors_by_endpoint())
         .with_panel(log_records_by_level())
         .with_panel(log_exceptions())
+        .with_row(dashboard.Row(f"Error budget ({CONFIG.slo_window})"))
+        .with_panel(error_budget_left())
+        .with_panel(burn_rates())
+        .with_panel(tenants_burning_fastest())
     )

@@ -9,6 +9,10 @@ from grafana.generator.panels import (
     label_variable,
     new_dashboard,
     query,
+    range_total,
+    ranked,
+    recorded,
+    requests_link,
     table_panel,
     thresholds,
     time_series,
@@ -23,10 +27,16 @@ SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
 COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
 EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
 SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
+CLIENT_ERRORS, SERVER_ERRORS = ', status=~"4.."', ', status=~"5.."'
+
+
+def rule(name: str, matchers: str = "") -> str:
+    """A 5-minute recording rule of the selected tenants and endpoints, as graphs read it."""
+    return recorded(f"{name}{{{FILTER}{matchers}}}")
 
 
 def quantile(q: float) -> str:
-    return f"histogram_quantile({q}, sum by (le) ({BUCKETS}{{{FILTER}}}))"
+    return f"histogram_quantile({q}, sum by (le) ({rule(BUCKETS)}))"
 
 
 def response_time() -> dashboard.Panel:
@@ -36,7 +46,7 @@ def response_time() -> dashboard.Panel:
         "endpoints (5-minute rates); the dashed line is the slow-request threshold.",
         "s",
         [
-            query(f"sum({SUMS}{{{FILTER}}}) / sum({COUNTS}{{{FILTER}}})", "average"),
+            query(f"sum({rule(SUMS)}) / sum({rule(COUNTS)})", "average"),
             query(quantile(0.5), "p50"),
             query(quantile(0.95), "p95"),
             query(quantile(0.99), "p99"),
@@ -50,7 +60,7 @@ def request_rate() -> dashboard.Panel:
         "Request rate by tenant",
         "Requests per second of the selected endpoints, per tenant (5-minute rates).",
         "reqps",
-        [query(f"sum by (tenant) ({RATES}{{{FILTER}}})", "{{tenant}}")],
+        [query(f"sum by (tenant) ({rule(RATES)})", "{{tenant}}")],
         stacked=True,
     )
 
@@ -61,8 +71,8 @@ def client_and_server_errors() -> dashboard.Panel:
         "Client errors (4xx) and server errors (5xx) per second, per endpoint.",
         "reqps",
         [
-            query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"4.."}})', "4xx {{endpoint}}"),
-            query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"5.."}})', "5xx {{endpoint}}"),
+            query(f"sum by (endpoint) ({rule(RATES, CLIENT_ERRORS)})", "4xx {{endpoint}}"),
+            query(f"sum by (endpoint) ({rule(RATES, SERVER_ERRORS)})", "5xx {{endpoint}}"),
         ],
         width=8,
     )
@@ -73,19 +83,21 @@ def exceptions_by_type() -> dashboard.Panel:
         "Exceptions by type",
         "Unhandled exceptions raised by views per second, per exception class.",
         "cps",
-        [query(f"sum by (exception) ({EXCEPTIONS}{{{FILTER}}})", "{{exception}}")],
+        [query(f"sum by (exception) ({rule(EXCEPTIONS)})", "{{exception}}")],
         stacked=True,
         width=8,
     )
 
 
 def slow_requests() -> dashboard.Panel:
+    shown = f"sum by (endpoint) ({rule(SLOW)})"
+    score = range_total(f"django_http_slow_requests_total{{{FILTER}}}", "endpoint")
     return time_series(
         "Slow requests by endpoint",
         "Requests per second slower than the slow-request threshold (500 ms by default), for "
-        "the 10 endpoints with the most (5-minute rates).",
+        "the 10 endpoints with the most over the selected time range (5-minute rates).",
         "reqps",
-        [query(f"topk(10, sum by (endpoint) ({SLOW}{{{FILTER}}}))", "{{endpoint}}")],
+        [query(ranked(10, "endpoint", shown, score), "{{endpoint}}")],
         width=8,
     )
 
@@ -118,6 +130,14 @@ def slowest_endpoints() -> dashboard.Panel:
         },
         units={"p95": "s", "Requests over 500 ms": "short"},
         sort_by="p95",
+    ).data_links(
+        [
+            requests_link(
+                "Requests of ${__data.fields.endpoint} for ${__data.fields.tenant}",
+                endpoint="endpoint",
+                tenant="tenant",
+            )
+        ]
     )
 
 

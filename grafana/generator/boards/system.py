@@ -8,6 +8,7 @@ from grafana.generator.panels import (
     label_variable,
     new_dashboard,
     query,
+    recorded,
     stat_panel,
     table_panel,
     time_series,
@@ -71,7 +72,7 @@ def cpu_trend() -> dashboard.Panel:
         "CPU",
         "Share of CPU time busy (5-minute rates) and its 1-hour average as the trend.",
         [
-            query(CPU, "{{instance}}"),
+            query(recorded(CPU), "{{instance}}"),
             query(f"avg_over_time({CPU}[1h])", "{{instance}} 1 h average"),
         ],
     )
