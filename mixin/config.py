@@ -1,4 +1,4 @@
-"""The one configuration painel's Prometheus rules are generated from.
+"""The one configuration painel's Prometheus rules and Grafana dashboards are generated from.
 
 `MixinConfig()` holds the defaults the committed rules are rendered with; `load_config(path)`
 reads a YAML file of the same keys (any subset) and refuses a key it does not know, so a
@@ -9,6 +9,7 @@ typo fails with a message instead of leaving a default in place.
     availability_objective: 0.995
     runbook_base_url: https://wiki.example.com/painel/runbook
     extra_labels: {team: shop}
+    cluster_label: cluster
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class MixinConfig:
     error_rate_min_requests_per_second: float = 1.0
     latency_min_requests_per_second: float = 0.1
     task_failure_min_runs: int = 10  # runs of the task in the 10-minute window
+    # the label telling several Prometheus servers' series apart behind one data source
+    # (an external label such as `cluster`): rules keep it, dashboards get a variable on
+    # it; None for one Prometheus (no variable, rules as without it)
+    cluster_label: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("app_job_selector", "exporter_job_selector"):
@@ -96,6 +101,19 @@ class MixinConfig:
             if not isinstance(value, str):
                 raise ConfigError(f"extra_labels: the value of {key!r} must be a string")
         object.__setattr__(self, "extra_labels", MappingProxyType(dict(self.extra_labels)))
+        label = self.cluster_label
+        if label is not None:
+            if (
+                not isinstance(label, str)
+                or not _LABEL_NAME.fullmatch(label)
+                or label.startswith("__")
+            ):
+                raise ConfigError(
+                    f"cluster_label {label!r}: give a Prometheus label name like cluster, "
+                    "or leave it out for one Prometheus"
+                )
+            if label in _RESERVED_LABELS | {"le"}:
+                raise ConfigError(f"cluster_label {label!r}: the series already use that label")
 
     @property
     def slo_window_hours(self) -> float:

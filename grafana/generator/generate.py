@@ -1,7 +1,10 @@
 """Write painel's dashboards into grafana/dashboards/ (`python -m grafana.generator.generate`).
 
-The committed JSON is this output; tests/grafana fails when they differ, so change the
-Python in grafana/generator/boards/ and run this again.
+`--config painel-mixin.yml` renders them with the same MixinConfig as the rules
+(`python -m prometheus.rules_generator --config ...`): job selectors, slow threshold,
+runbook URL, cluster label. The committed JSON is this output with the defaults;
+tests/grafana fails when they differ, so change the Python in grafana/generator/boards/
+and run this again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from grafana.generator.boards import errors, health, redis_celery, requests, system
+from grafana.generator.panels import rendering_with
+from mixin.config import ConfigError, MixinConfig, load_config
 
 DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "dashboards"
 BOARDS: dict[str, Callable[[], Dashboard]] = {
@@ -27,9 +32,11 @@ BOARDS: dict[str, Callable[[], Dashboard]] = {
 }
 
 
-def render(build: Callable[[], Dashboard]) -> dict[str, Any]:
-    """The dashboard as Grafana's JSON model, with stable panel ids (1, 2, ... in order)."""
-    model = json.loads(json.dumps(build().build(), cls=JSONEncoder))
+def render(build: Callable[[], Dashboard], config: MixinConfig | None = None) -> dict[str, Any]:
+    """The dashboard as Grafana's JSON model, with stable panel ids (1, 2, ... in order),
+    built with `config` (the defaults when None)."""
+    with rendering_with(config or MixinConfig()):
+        model = json.loads(json.dumps(build().build(), cls=JSONEncoder))
     next_id = 1
     for panel in model.get("panels", []):
         panel["id"] = next_id
@@ -44,19 +51,38 @@ def to_text(model: dict[str, Any]) -> str:
     return json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def rendered() -> dict[str, str]:
+def rendered(config: MixinConfig | None = None) -> dict[str, str]:
     """file name -> JSON text of every dashboard."""
-    return {f"{name}.json": to_text(render(build)) for name, build in BOARDS.items()}
+    return {f"{name}.json": to_text(render(build, config)) for name, build in BOARDS.items()}
+
+
+def write_dashboards(
+    config: MixinConfig | None = None, out_dir: Path = DASHBOARDS_DIR
+) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in rendered(config).items():
+        (out_dir / name).write_text(text)
+        written.append(out_dir / name)
+    return written
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DASHBOARDS_DIR)
+    parser = argparse.ArgumentParser(
+        prog="python -m grafana.generator.generate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--config", type=Path, help="a YAML file of mixin/config.py's keys")
+    parser.add_argument(
+        "--out", type=Path, default=DASHBOARDS_DIR, help="directory to write (default %(default)s)"
+    )
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered().items():
-        (args.out / name).write_text(text)
-        print(args.out / name)
+    try:
+        config = load_config(args.config) if args.config else MixinConfig()
+    except ConfigError as exc:
+        parser.error(str(exc))
+    for path in write_dashboards(config, args.out):
+        print(path)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,19 @@
 
 Every panel and every target reads from the `$datasource` variable (never a fixed data source,
 so a dashboard imported by hand works with any Prometheus), and every panel has a unit.
+
+Dashboards are rendered with the rules' MixinConfig (`rendering_with(config)`, set by
+generate.py). A query never writes its label matchers by hand: it takes them from
+`app()`, `app_recorded()`, `exporter()` or `scoped()`, which add the configured job
+selectors and the `$job` / `$cluster` variables, so that two apps on one Prometheus are
+never summed together and a new panel is scoped like every other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
@@ -30,14 +38,24 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from mixin.config import MixinConfig
+from prometheus.rules_generator.promql import number
+
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
-# Default PAINEL SLOW_REQUEST_THRESHOLD, and the DjangoHighLatency alert's bound.
-SLOW_THRESHOLD_SECONDS = 0.5
 REF_IDS = "ABCDEFGHIJ"
+# The app's jobs the dashboard shows: a variable, so that two apps are never summed.
+JOB = 'job=~"$job"'
+# Series every app scrape has, to list the jobs and clusters from.
+APP_METRIC = "django_http_requests_total"
+EXPORTER_METRIC = "painel_exporter_build_info"
+
+_DEFAULTS = MixinConfig()
+# Frozen, so sharing the one default instance is safe.
+_CONFIG: ContextVar[MixinConfig] = ContextVar("painel_dashboard_config", default=_DEFAULTS)  # noqa: B039
+
+
 # Every painel dashboard carries this tag: the links between them are the tag's dashboards.
 TAG = "painel"
-# Firing alerts, drawn on every dashboard's graphs where they started and ended.
-FIRING = 'ALERTS{alertstate="firing"}'
 
 
 class _Raw(cogbuilder.Builder):
@@ -59,7 +77,7 @@ def alerts_annotation() -> _Raw:
             "datasource": {"type": "prometheus", "uid": "${datasource}"},
             "enable": True,
             "iconColor": "red",
-            "expr": FIRING,
+            "expr": series("ALERTS", scoped('alertstate="firing"')),
             "step": "60s",
             "titleFormat": "{{alertname}}",
             "textFormat": "{{severity}}: {{job}} {{instance}}",
@@ -69,9 +87,82 @@ def alerts_annotation() -> _Raw:
     )
 
 
-def new_dashboard(uid: str, title: str, description: str, time_from: str) -> dashboard.Dashboard:
-    """A dashboard with painel's defaults and the `datasource` variable every panel uses."""
-    return (
+@contextmanager
+def rendering_with(config: MixinConfig) -> Iterator[MixinConfig]:
+    """Build dashboards with `config` (its selectors, threshold, runbook, cluster label)."""
+    token = _CONFIG.set(config)
+    try:
+        yield config
+    finally:
+        _CONFIG.reset(token)
+
+
+def config() -> MixinConfig:
+    """The configuration the dashboards are being built with (the defaults unless
+    `rendering_with` says otherwise)."""
+    return _CONFIG.get()
+
+
+def slow_threshold() -> float:
+    """Seconds: the slow-request threshold the rules' latency SLO and alert use."""
+    return config().slow_request_threshold
+
+
+def slow_threshold_text() -> str:
+    """The threshold as the descriptions write it: 500 ms, 2.5 s."""
+    seconds = slow_threshold()
+    return f"{number(seconds * 1000)} ms" if seconds < 1 else f"{number(seconds)} s"
+
+
+def _cluster() -> list[str]:
+    label = config().cluster_label
+    return [f'{label}=~"$cluster"'] if label else []
+
+
+def _join(*parts: str) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def app(*matchers: str) -> str:
+    """Label matchers (no braces) of the app's raw series: the configured app selector, the
+    `$cluster` and `$job` variables, then `matchers`."""
+    return _join(config().app_job_selector, *_cluster(), JOB, *matchers)
+
+
+def app_recorded(*matchers: str) -> str:
+    """Label matchers of a recording rule's app series: `$cluster`, `$job`, `matchers`. The
+    rules already read only the app's jobs and keep `job` (and the cluster label) but drop
+    the selector's other labels, so the selector itself would match nothing here."""
+    return _join(*_cluster(), JOB, *matchers)
+
+
+def exporter(*matchers: str) -> str:
+    """Label matchers of the exporter's raw series: the configured exporter selector,
+    `$cluster`, then `matchers`. No job variable: an exporter's job says nothing of which
+    app it watches; its own labels (instance, target, addr, queue_name, log) do, and the
+    dashboards have variables on those."""
+    return _join(config().exporter_job_selector, *_cluster(), *matchers)
+
+
+def scoped(*matchers: str) -> str:
+    """Label matchers of any other series (the exporter's recording rules, ALERTS):
+    `$cluster` when there is one, then `matchers`."""
+    return _join(*_cluster(), *matchers)
+
+
+def series(metric: str, matchers: str) -> str:
+    """`metric{matchers}`, or the bare name when there are none."""
+    return f"{metric}{{{matchers}}}" if matchers else metric
+
+
+def new_dashboard(
+    uid: str, title: str, description: str, time_from: str, *, shows_app: bool = False
+) -> dashboard.Dashboard:
+    """A dashboard with painel's defaults, the `datasource` variable every panel uses, a
+    `cluster` variable when the configuration names a cluster label, the `job` variable
+    when it shows the app's series (`shows_app`), and a link to the runbook."""
+    settings = config()
+    board = (
         dashboard.Dashboard(title)
         .uid(uid)
         .description(description)
@@ -80,6 +171,14 @@ def new_dashboard(uid: str, title: str, description: str, time_from: str) -> das
         .refresh("1m")
         .timezone("browser")
         .tooltip(DashboardCursorSync.CROSSHAIR)
+        .link(
+            dashboard.DashboardLink("Runbook")
+            .type(DashboardLinkType.LINK)
+            .url(settings.runbook_base_url)
+            .tooltip("What to do when one of painel's alerts fires")
+            .icon("doc")
+            .target_blank(True)
+        )
         .link(
             dashboard.DashboardLink("painel dashboards")
             .type(DashboardLinkType.DASHBOARDS)
@@ -93,6 +192,19 @@ def new_dashboard(uid: str, title: str, description: str, time_from: str) -> das
             dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
         )
     )
+    if settings.cluster_label:
+        source = (
+            series(APP_METRIC, settings.app_job_selector)
+            if shows_app
+            else series(EXPORTER_METRIC, settings.exporter_job_selector)
+        )
+        board = board.with_variable(
+            label_variable("cluster", "Cluster", source, settings.cluster_label)
+        )
+    if shows_app:
+        jobs = series(APP_METRIC, _join(settings.app_job_selector, *_cluster()))
+        board = board.with_variable(label_variable("job", "Job", jobs, "job"))
+    return board
 
 
 def label_variable(

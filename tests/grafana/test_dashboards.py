@@ -268,7 +268,7 @@ def test_health_history_spans_50_checks_at_the_exporters_interval_and_uptime_cou
     variables = {v["name"]: v for v in health["templating"]["list"]}
     history = panel(health, "Health-check history (last 50 checks)")
     assert history["type"] == "state-timeline"
-    assert exprs(history) == ['probe_success{target=~"$target"}']
+    assert exprs(history) == ['probe_success{job="painel-exporter", target=~"$target"}']
     # Step and span come from the check counter: one cell per check whatever --interval is.
     assert history["interval"] == "${check_interval}s"
     assert history["timeFrom"] == "${history_range}s"

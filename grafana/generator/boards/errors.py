@@ -9,6 +9,10 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
 
 from grafana.generator.panels import (
+    app,
+    app_recorded,
+    config,
+    exporter,
     framed,
     label_variable,
     new_dashboard,
@@ -17,23 +21,24 @@ from grafana.generator.panels import (
     ranked,
     recorded,
     requests_link,
+    series,
     stat_panel,
     table_panel,
     thresholds,
     time_series,
     with_targets,
 )
-from mixin.config import MixinConfig
 from prometheus.rules_generator.slo import budget_remaining_rule, burn_rate_rule
 
 UID = "painel-errors"
 # The logs collector labels levels in lower case, FATAL counted as critical.
-ERROR_LEVELS = "error|critical"
-# The app's panels filter on the two variables; log records carry neither label.
+ERROR_LEVELS = 'level=~"error|critical"'
+# The app's panels filter on the two variables (and $job, $cluster: panels.app...); log
+# records carry neither label.
 FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
-SERVER_ERRORS = f'{FILTER}, status=~"5.."'
+TENANT = 'tenant=~"$tenant"'
+SERVER_ERRORS = 'status=~"5.."'
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
-CONFIG = MixinConfig()
 # The multiwindow alerts' burn rates (page at 14.4 over 1h, ticket at 6 over 6h).
 PAGE_BURN_RATE, TICKET_BURN_RATE = 14.4, 6
 
@@ -84,9 +89,12 @@ def errors_per_hour() -> dashboard.Panel:
     return with_targets(
         panel,
         [
-            query(hour_by_hour(f"django_http_requests_total{{{SERVER_ERRORS}}}"), "5xx responses"),
             query(
-                hour_by_hour(f'log_messages_total{{level=~"{ERROR_LEVELS}"}}'),
+                hour_by_hour(f"django_http_requests_total{{{app(FILTER, SERVER_ERRORS)}}}"),
+                "5xx responses",
+            ),
+            query(
+                hour_by_hour(f"log_messages_total{{{exporter(ERROR_LEVELS)}}}"),
                 "log records at ERROR or above",
             ),
         ],
@@ -113,7 +121,8 @@ def top_log_exceptions() -> dashboard.Panel:
         panel,
         [
             query(
-                "sort_desc(topk(5, sum by (exception) (increase(log_exceptions_total[$__range]))))",
+                "sort_desc(topk(5, sum by (exception) "
+                f"(increase(log_exceptions_total{{{exporter()}}}[$__range]))))",
                 "{{exception}}",
                 instant=True,
             )
@@ -131,7 +140,7 @@ def top_view_exceptions() -> dashboard.Panel:
         [
             query(
                 f"topk(5, sum by ({by}) "
-                f"(increase(django_http_exceptions_total{{{FILTER}}}[$__range])))",
+                f"(increase(django_http_exceptions_total{{{app(FILTER)}}}[$__range])))",
                 instant=True,
                 table_format=True,
             )
@@ -143,8 +152,9 @@ def top_view_exceptions() -> dashboard.Panel:
 
 
 def server_errors_by_endpoint() -> dashboard.Panel:
-    shown = f"sum by (endpoint) ({recorded(f'{RATES}{{{SERVER_ERRORS}}}')})"
-    score = range_total(f"django_http_requests_total{{{SERVER_ERRORS}}}", "endpoint")
+    rule = f"{RATES}{{{app_recorded(FILTER, SERVER_ERRORS)}}}"
+    shown = f"sum by (endpoint) ({recorded(rule)})"
+    score = range_total(f"django_http_requests_total{{{app(FILTER, SERVER_ERRORS)}}}", "endpoint")
     return time_series(
         "Server errors by endpoint",
         "5xx responses per second (5-minute rates) of the 10 endpoints with the most over the "
@@ -159,7 +169,12 @@ def log_records_by_level() -> dashboard.Panel:
         "Log records by level",
         "Log records per second that the exporter read from the app's logs, per level.",
         "cps",
-        [query("sum by (level) (rate(log_messages_total[$__rate_interval]))", "{{level}}")],
+        [
+            query(
+                f"sum by (level) (rate(log_messages_total{{{exporter()}}}[$__rate_interval]))",
+                "{{level}}",
+            )
+        ],
         stacked=True,
     )
 
@@ -171,27 +186,30 @@ def log_exceptions() -> dashboard.Panel:
         "cps",
         [
             query(
-                "sum by (log, exception) (rate(log_exceptions_total[$__rate_interval]))",
+                "sum by (log, exception) "
+                f"(rate(log_exceptions_total{{{exporter()}}}[$__rate_interval]))",
                 "{{exception}} ({{log}})",
             )
         ],
     )
 
 
+def budget(slo: str) -> str:
+    return series(budget_remaining_rule(config(), slo), app_recorded())
+
+
 def error_budget_left() -> dashboard.Panel:
-    window = CONFIG.slo_window
+    window = config().slo_window
     return stat_panel(
         f"Error budget left ({window})",
         f"Per job, the share of the {window} error budget not spent yet: availability "
-        f"({CONFIG.availability_objective:.1%} of responses not 5xx) and latency "
-        f"({CONFIG.latency_objective:.0%} within the slow-request threshold). Below 0 the "
+        f"({config().availability_objective:.1%} of responses not 5xx) and latency "
+        f"({config().latency_objective:.0%} within the slow-request threshold). Below 0 the "
         "objective is missed.",
         "percentunit",
         [
-            query(
-                budget_remaining_rule(CONFIG, "availability"), "availability {{job}}", instant=True
-            ),
-            query(budget_remaining_rule(CONFIG, "latency"), "latency {{job}}", instant=True),
+            query(budget("availability"), "availability {{job}}", instant=True),
+            query(budget("latency"), "latency {{job}}", instant=True),
         ],
         colours=thresholds((None, "red"), (0, "orange"), (0.25, "green")),
         width=8,
@@ -203,13 +221,15 @@ def burn_rates() -> dashboard.Panel:
     return time_series(
         "Error budget burn rate (1 hour)",
         "How many times faster than sustainable each job spends its budgets, over the last "
-        f"hour: 1 spends exactly the budget in {CONFIG.slo_window}; the dashed lines are the "
+        f"hour: 1 spends exactly the budget in {config().slo_window}; the dashed lines are the "
         f"alerts' bounds ({PAGE_BURN_RATE:g} pages, {TICKET_BURN_RATE:g} over 6 hours opens a "
         "ticket).",
         "short",
         [
-            query(burn_rate_rule("availability", "1h"), "availability {{job}}"),
-            query(burn_rate_rule("latency", "1h"), "latency {{job}}"),
+            query(
+                series(burn_rate_rule("availability", "1h"), app_recorded()), "availability {{job}}"
+            ),
+            query(series(burn_rate_rule("latency", "1h"), app_recorded()), "latency {{job}}"),
         ],
         threshold_lines=thresholds(
             (None, "transparent"), (TICKET_BURN_RATE, "orange"), (PAGE_BURN_RATE, "red")
@@ -219,15 +239,16 @@ def burn_rates() -> dashboard.Panel:
 
 
 def tenants_burning_fastest() -> dashboard.Panel:
-    budget = 1 - CONFIG.availability_objective
-    burn = f'tenant:django_http_requests_5xx:ratio_rate1h{{tenant=~"$tenant"}} / {budget:g}'
+    budget = 1 - config().availability_objective
+    ratio = series("tenant:django_http_requests_5xx:ratio_rate1h", app_recorded(TENANT))
+    burn = f"{ratio} / {budget:g}"
     panel = (
         framed(
             bargauge.Panel(),
             "Tenants burning the availability budget fastest (1 hour)",
             "The 5 tenants whose share of 5xx responses over the last hour is the highest, as "
             "a burn rate: how many times the budget's sustainable rate (1 spends exactly the "
-            f"budget in {CONFIG.slo_window}).",
+            f"budget in {config().slo_window}).",
             "short",
             width=8,
             height=8,
@@ -251,14 +272,14 @@ def build() -> dashboard.Dashboard:
             "Errors per hour, the most frequent exceptions in the logs and from views, log "
             "records by level, and the error budget left.",
             "now-24h",
+            shows_app=True,
         )
-        .with_variable(label_variable("tenant", "Tenant", "django_http_requests_total", "tenant"))
+        .with_variable(
+            label_variable("tenant", "Tenant", f"django_http_requests_total{{{app()}}}", "tenant")
+        )
         .with_variable(
             label_variable(
-                "endpoint",
-                "Endpoint",
-                'django_http_requests_total{tenant=~"$tenant"}',
-                "endpoint",
+                "endpoint", "Endpoint", f"django_http_requests_total{{{app(TENANT)}}}", "endpoint"
             )
         )
         .with_panel(errors_per_hour())
@@ -267,7 +288,7 @@ def build() -> dashboard.Dashboard:
         .with_panel(server_errors_by_endpoint())
         .with_panel(log_records_by_level())
         .with_panel(log_exceptions())
-        .with_row(dashboard.Row(f"Error budget ({CONFIG.slo_window})"))
+        .with_row(dashboard.Row(f"Error budget ({config().slo_window})"))
         .with_panel(error_budget_left())
         .with_panel(burn_rates())
         .with_panel(tenants_burning_fastest())

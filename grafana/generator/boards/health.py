@@ -14,6 +14,8 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from grafana.generator.panels import (
     DATASOURCE,
+    app_recorded,
+    exporter,
     framed,
     label_variable,
     new_dashboard,
@@ -28,15 +30,24 @@ from grafana.generator.panels import (
 
 UID = "painel-health"
 TARGET = 'target=~"$target"'
-CHECKS = f"health_checks_total{{{TARGET}}}"
-FAILURES = f"health_check_failures_total{{{TARGET}}}"
 HISTORY_CHECKS = 50
 # The exporter's --interval, read from its check counter: checks come at a steady pace, so
 # the slope of the counter over the last 10 minutes is 1 / interval (deriv, unlike rate,
 # does not divide by the whole window, so a counter a few minutes old reads right too).
 # The exporter's default (15 s) while no check has been counted yet.
 DEFAULT_INTERVAL_SECONDS = 15
-INTERVAL = f"round(1 / max(deriv({CHECKS}[10m]) > 0)) or vector({DEFAULT_INTERVAL_SECONDS})"
+
+
+def checks() -> str:
+    return f"health_checks_total{{{exporter(TARGET)}}}"
+
+
+def failures() -> str:
+    return f"health_check_failures_total{{{exporter(TARGET)}}}"
+
+
+def check_interval() -> str:
+    return f"round(1 / max(deriv({checks()}[10m]) > 0)) or vector({DEFAULT_INTERVAL_SECONDS})"
 
 
 def result_variable(name: str, expr: str, default: int) -> dashboard.QueryVariable:
@@ -72,14 +83,14 @@ def uptime(window: str) -> dashboard.Panel:
     # From the probe counters, not by sampling probe_success: checks made while Prometheus
     # was down are still counted when it is back, and a time without checks (the exporter
     # down) counts neither as up nor as down, instead of as the last value seen.
-    failures = f"sum by (target) (increase({FAILURES}[$__range]))"
-    checks = f"sum by (target) (increase({CHECKS}[$__range]))"
+    failed = f"sum by (target) (increase({failures()}[$__range]))"
+    made = f"sum by (target) (increase({checks()}[$__range]))"
     return stat_panel(
         f"Uptime over {window.replace('d', ' days').replace('h', ' hours')}",
         f"Share of the health checks made over the last {window} that succeeded, per target "
         "(checks counted by the exporter: 1 - failed / made).",
         "percentunit",
-        [query(f"1 - ({failures} or 0 * {checks}) / ({checks} > 0)", "{{target}}", instant=True)],
+        [query(f"1 - ({failed} or 0 * {made}) / ({made} > 0)", "{{target}}", instant=True)],
         colours=thresholds((None, "red"), (0.99, "orange"), (0.999, "green")),
         width=6,
     ).time_from(window)
@@ -149,7 +160,7 @@ def health_check_history() -> dashboard.Panel:
     return history(
         "Health-check history (last 50 checks)",
         "Each cell is one health check of the target's /health: ok or failed.",
-        f"probe_success{{{TARGET}}}",
+        f"probe_success{{{exporter(TARGET)}}}",
         "{{target}}",
     )
 
@@ -158,7 +169,7 @@ def component_history() -> dashboard.Panel:
     return history(
         "Components (last 50 checks)",
         "Each component the target's /health reports (database, cache, broker...).",
-        f"health_component_up{{{TARGET}}}",
+        f"health_component_up{{{exporter(TARGET)}}}",
         "{{target}} {{component}}",
     )
 
@@ -168,7 +179,7 @@ def last_http_status() -> dashboard.Panel:
         "Last HTTP status",
         "Status code of the last health check (0: no answer).",
         "none",
-        [query(f"probe_http_status_code{{{TARGET}}}", "{{target}}", instant=True)],
+        [query(f"probe_http_status_code{{{exporter(TARGET)}}}", "{{target}}", instant=True)],
         mappings=status_code_mappings(),
         width=12,
     )
@@ -179,14 +190,19 @@ def health_check_response_time() -> dashboard.Panel:
         "Health-check response time",
         "How long each health check took to answer.",
         "s",
-        [query(f"probe_duration_seconds{{{TARGET}}}", "{{target}}")],
+        [query(f"probe_duration_seconds{{{exporter(TARGET)}}}", "{{target}}")],
         width=24,
     )
 
 
+def recorded(metric: str) -> str:
+    """A recording rule's app series of the selected jobs, `{offset}` after it (day_over_day)."""
+    return f"{metric}{{{{{app_recorded()}}}}}{{offset}}"
+
+
 def requests_against_yesterday() -> dashboard.Panel:
     return day_over_day(
-        "Requests per second", "reqps", "sum(job:django_http_requests:rate5m{offset})", True
+        "Requests per second", "reqps", f"sum({recorded('job:django_http_requests:rate5m')})", True
     )
 
 
@@ -194,7 +210,7 @@ def server_errors_against_yesterday() -> dashboard.Panel:
     return day_over_day(
         "Server errors per second",
         "reqps",
-        "sum(job:django_http_requests_5xx:rate5m{offset})",
+        f"sum({recorded('job:django_http_requests_5xx:rate5m')})",
         False,
     )
 
@@ -204,7 +220,7 @@ def p95_against_yesterday() -> dashboard.Panel:
         "p95 response time",
         "s",
         "histogram_quantile(0.95, sum by (le) "
-        "(job:django_http_request_duration_seconds_bucket:rate5m{offset}))",
+        f"({recorded('job:django_http_request_duration_seconds_bucket:rate5m')}))",
         False,
     )
 
@@ -213,8 +229,8 @@ def average_response_time_against_yesterday() -> dashboard.Panel:
     return day_over_day(
         "Average response time",
         "s",
-        "sum(job:django_http_request_duration_seconds_sum:rate5m{offset})"
-        " / sum(job:django_http_request_duration_seconds_count:rate5m{offset})",
+        f"sum({recorded('job:django_http_request_duration_seconds_sum:rate5m')})"
+        f" / sum({recorded('job:django_http_request_duration_seconds_count:rate5m')})",
         False,
     )
 
@@ -227,13 +243,18 @@ def build() -> dashboard.Dashboard:
             "Health-check history and uptime per target, probe response times, and requests, "
             "errors and response times against the same time yesterday.",
             "now-24h",
+            shows_app=True,
         )
-        .with_variable(label_variable("target", "Target", "probe_success", "target"))
-        .with_variable(result_variable("check_interval", INTERVAL, DEFAULT_INTERVAL_SECONDS))
+        .with_variable(
+            label_variable("target", "Target", f"probe_success{{{exporter()}}}", "target")
+        )
+        .with_variable(
+            result_variable("check_interval", check_interval(), DEFAULT_INTERVAL_SECONDS)
+        )
         .with_variable(
             result_variable(
                 "history_range",
-                f"{HISTORY_CHECKS} * ({INTERVAL})",
+                f"{HISTORY_CHECKS} * ({check_interval()})",
                 HISTORY_CHECKS * DEFAULT_INTERVAL_SECONDS,
             )
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from grafana.generator.panels import (
-    SLOW_THRESHOLD_SECONDS,
+    app,
+    app_recorded,
+    exporter,
     label_variable,
     new_dashboard,
     query,
@@ -13,26 +15,30 @@ from grafana.generator.panels import (
     ranked,
     recorded,
     requests_link,
+    slow_threshold,
+    slow_threshold_text,
     table_panel,
     thresholds,
     time_series,
 )
 
 UID = "painel-requests"
-# Every panel filters on the two variables.
+# Every panel filters on the two variables (and on $job, $cluster: panels.app...).
 FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
+TENANT = 'tenant=~"$tenant"'
+CLIENT_ERRORS, SERVER_ERRORS = 'status=~"4.."', 'status=~"5.."'
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
 BUCKETS = "endpoint_method_tenant:django_http_request_duration_seconds_bucket:rate5m"
 SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
 COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
 EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
 SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
-CLIENT_ERRORS, SERVER_ERRORS = ', status=~"4.."', ', status=~"5.."'
 
 
-def rule(name: str, matchers: str = "") -> str:
-    """A 5-minute recording rule of the selected tenants and endpoints, as graphs read it."""
-    return recorded(f"{name}{{{FILTER}{matchers}}}")
+def rule(name: str, *matchers: str) -> str:
+    """A 5-minute recording rule of the selected jobs, tenants and endpoints, as graphs
+    read it (panels.recorded)."""
+    return recorded(f"{name}{{{app_recorded(FILTER, *matchers)}}}")
 
 
 def quantile(q: float) -> str:
@@ -46,12 +52,15 @@ def response_time() -> dashboard.Panel:
         "endpoints (5-minute rates); the dashed line is the slow-request threshold.",
         "s",
         [
-            query(f"sum({rule(SUMS)}) / sum({rule(COUNTS)})", "average"),
+            query(
+                f"sum({rule(SUMS)}) / sum({rule(COUNTS)})",
+                "average",
+            ),
             query(quantile(0.5), "p50"),
             query(quantile(0.95), "p95"),
             query(quantile(0.99), "p99"),
         ],
-        threshold_lines=thresholds((None, "transparent"), (SLOW_THRESHOLD_SECONDS, "red")),
+        threshold_lines=thresholds((None, "transparent"), (slow_threshold(), "red")),
     )
 
 
@@ -71,8 +80,14 @@ def client_and_server_errors() -> dashboard.Panel:
         "Client errors (4xx) and server errors (5xx) per second, per endpoint.",
         "reqps",
         [
-            query(f"sum by (endpoint) ({rule(RATES, CLIENT_ERRORS)})", "4xx {{endpoint}}"),
-            query(f"sum by (endpoint) ({rule(RATES, SERVER_ERRORS)})", "5xx {{endpoint}}"),
+            query(
+                f"sum by (endpoint) ({rule(RATES, CLIENT_ERRORS)})",
+                "4xx {{endpoint}}",
+            ),
+            query(
+                f"sum by (endpoint) ({rule(RATES, SERVER_ERRORS)})",
+                "5xx {{endpoint}}",
+            ),
         ],
         width=8,
     )
@@ -91,11 +106,11 @@ def exceptions_by_type() -> dashboard.Panel:
 
 def slow_requests() -> dashboard.Panel:
     shown = f"sum by (endpoint) ({rule(SLOW)})"
-    score = range_total(f"django_http_slow_requests_total{{{FILTER}}}", "endpoint")
+    score = range_total(f"django_http_slow_requests_total{{{app(FILTER)}}}", "endpoint")
     return time_series(
         "Slow requests by endpoint",
-        "Requests per second slower than the slow-request threshold (500 ms by default), for "
-        "the 10 endpoints with the most over the selected time range (5-minute rates).",
+        f"Requests per second slower than the slow-request threshold ({slow_threshold_text()}), "
+        "for the 10 endpoints with the most over the selected time range (5-minute rates).",
         "reqps",
         [query(ranked(10, "endpoint", shown, score), "{{endpoint}}")],
         width=8,
@@ -106,19 +121,20 @@ def slowest_endpoints() -> dashboard.Panel:
     by = "endpoint, method, tenant"
     p95 = (
         f"topk(10, histogram_quantile(0.95, sum by ({by}, le) "
-        f"(increase(django_http_request_duration_seconds_bucket{{{FILTER}}}[$__range]))))"
+        f"(increase(django_http_request_duration_seconds_bucket{{{app(FILTER)}}}[$__range]))))"
     )
     # The slow counter has no series until an endpoint's first slow request: `or 0 * p95`
     # shows those endpoints with 0 rather than an empty cell.
     slow = (
-        f"(sum by ({by}) (increase(django_http_slow_requests_total{{{FILTER}}}[$__range]))"
+        f"(sum by ({by}) (increase(django_http_slow_requests_total{{{app(FILTER)}}}[$__range]))"
         f" and on ({by}) {p95}) or 0 * {p95}"
     )
+    over = f"Requests over {slow_threshold_text()}"
     return table_panel(
         "10 slowest endpoints",
         "Over the selected time range: the endpoints (with method and tenant) with the highest "
         "95th percentile response time, and how many of their requests took longer than the "
-        "slow-request threshold (500 ms by default).",
+        f"slow-request threshold ({slow_threshold_text()}).",
         "none",
         [query(p95, instant=True, table_format=True), query(slow, instant=True, table_format=True)],
         rename={
@@ -126,9 +142,9 @@ def slowest_endpoints() -> dashboard.Panel:
             "method": "Method",
             "tenant": "Tenant",
             "Value #A": "p95",
-            "Value #B": "Requests over 500 ms",
+            "Value #B": over,
         },
-        units={"p95": "s", "Requests over 500 ms": "short"},
+        units={"p95": "s", over: "short"},
         sort_by="p95",
     ).data_links(
         [
@@ -143,11 +159,15 @@ def slowest_endpoints() -> dashboard.Panel:
 
 def most_accessed_endpoints() -> dashboard.Panel:
     by = "endpoint, method"
-    count = f"topk(10, sum by ({by}) (increase(django_http_requests_total{{{FILTER}}}[$__range])))"
+    selected = app(FILTER)
+    count = (
+        f"topk(10, sum by ({by}) (increase(django_http_requests_total{{{selected}}}[$__range])))"
+    )
     mean = (
-        f"sum by ({by}) (increase(django_http_request_duration_seconds_sum{{{FILTER}}}[$__range]))"
+        f"sum by ({by}) "
+        f"(increase(django_http_request_duration_seconds_sum{{{selected}}}[$__range]))"
         f" / sum by ({by}) "
-        f"(increase(django_http_request_duration_seconds_count{{{FILTER}}}[$__range]))"
+        f"(increase(django_http_request_duration_seconds_count{{{selected}}}[$__range]))"
         f" and on ({by}) {count}"
     )
     return table_panel(
@@ -171,9 +191,10 @@ def most_accessed_endpoints() -> dashboard.Panel:
 
 
 def slowest_requests() -> dashboard.Panel:
-    duration = f"painel_slow_request_duration_seconds{{{FILTER}}}"
+    # The exporter's series: its job says nothing of the app's (panels.exporter).
+    duration = f"painel_slow_request_duration_seconds{{{exporter(FILTER)}}}"
     # Grafana's dateTime units take milliseconds.
-    timestamp = f"painel_slow_request_timestamp_seconds{{{FILTER}}} * 1000"
+    timestamp = f"painel_slow_request_timestamp_seconds{{{exporter(FILTER)}}} * 1000"
     return table_panel(
         "Slowest requests (last 24 hours)",
         "The 10 slowest single requests of the last 24 hours, as the exporter reads them from "
@@ -206,13 +227,16 @@ def build() -> dashboard.Dashboard:
             "Response times, request rates, errors and the slowest endpoints and requests, "
             "per tenant and endpoint.",
             "now-6h",
+            shows_app=True,
         )
-        .with_variable(label_variable("tenant", "Tenant", "django_http_requests_total", "tenant"))
+        .with_variable(
+            label_variable("tenant", "Tenant", f"django_http_requests_total{{{app()}}}", "tenant")
+        )
         .with_variable(
             label_variable(
                 "endpoint",
                 "Endpoint",
-                'django_http_requests_total{tenant=~"$tenant"}',
+                f"django_http_requests_total{{{app(TENANT)}}}",
                 "endpoint",
             )
         )
