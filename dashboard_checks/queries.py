@@ -52,6 +52,7 @@ class PanelQuery:
     ref_id: str
     expr: str
     instant: bool = False  # an instant query (tables, stats), else a range query
+    step_seconds: int = 15  # a range query's step: the panel's $__interval
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.dashboard, self.panel, self.ref_id, self.expr))
@@ -210,6 +211,10 @@ def iter_panel_queries(
                 ref_id=target.get("refId", ""),
                 expr=substitute(target["expr"], dashboard, panel, variables, time_range),
                 instant=bool(target.get("instant")),
+                step_seconds=int(
+                    substitute("$__interval_ms", dashboard, panel, variables, time_range)
+                )
+                // 1000,
             )
 
 
