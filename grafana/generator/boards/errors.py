@@ -28,7 +28,12 @@ from grafana.generator.panels import (
     time_series,
     with_targets,
 )
-from prometheus.rules_generator.slo import budget_remaining_rule, burn_rate_rule
+from prometheus.rules_generator.slo import (
+    BURN_ALERTS,
+    budget_remaining_rule,
+    burn_factor,
+    burn_rate_rule,
+)
 
 UID = "painel-errors"
 # The logs collector labels levels in lower case, FATAL counted as critical.
@@ -39,8 +44,12 @@ FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
 TENANT = 'tenant=~"$tenant"'
 SERVER_ERRORS = 'status=~"5.."'
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
-# The multiwindow alerts' burn rates (page at 14.4 over 1h, ticket at 6 over 6h).
-PAGE_BURN_RATE, TICKET_BURN_RATE = 14.4, 6
+
+
+def alert_bounds() -> tuple[float, float]:
+    """The budget-burn alerts' bounds (14.4 pages, 6 over 6 hours warns, for 30 days)."""
+    page, ticket = (burn_factor(config(), burn) for burn in BURN_ALERTS)
+    return page, ticket
 
 
 def hour_by_hour(selector: str) -> str:
@@ -218,11 +227,12 @@ def error_budget_left() -> dashboard.Panel:
 
 
 def burn_rates() -> dashboard.Panel:
+    page, ticket = alert_bounds()
     return time_series(
         "Error budget burn rate (1 hour)",
         "How many times faster than sustainable each job spends its budgets, over the last "
         f"hour: 1 spends exactly the budget in {config().slo_window}; the dashed lines are the "
-        f"alerts' bounds ({PAGE_BURN_RATE:g} pages, {TICKET_BURN_RATE:g} over 6 hours opens a "
+        f"alerts' bounds ({page:g} pages, {ticket:g} over 6 hours opens a "
         "ticket).",
         "short",
         [
@@ -231,9 +241,7 @@ def burn_rates() -> dashboard.Panel:
             ),
             query(series(burn_rate_rule("latency", "1h"), app_recorded()), "latency {{job}}"),
         ],
-        threshold_lines=thresholds(
-            (None, "transparent"), (TICKET_BURN_RATE, "orange"), (PAGE_BURN_RATE, "red")
-        ),
+        threshold_lines=thresholds((None, "transparent"), (ticket, "orange"), (page, "red")),
         width=8,
     )
 
@@ -256,7 +264,7 @@ def tenants_burning_fastest() -> dashboard.Panel:
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .orientation(common.VizOrientation.HORIZONTAL)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .thresholds(thresholds((None, "green"), (1, "orange"), (PAGE_BURN_RATE, "red")))
+        .thresholds(thresholds((None, "green"), (1, "orange"), (alert_bounds()[0], "red")))
     )
     return with_targets(
         panel,
