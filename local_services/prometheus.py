@@ -78,8 +78,10 @@ class PrometheusServer:
         interval: str = "1s",
         port: int | None = None,
         retention: str = "7d",
+        scrape_configs: Iterable[dict] | None = None,
     ) -> None:
-        """django, exporter: host:port targets of the `django` and `painel-exporter` jobs."""
+        """django, exporter: host:port targets of the `django` and `painel-exporter` jobs;
+        `scrape_configs`: Prometheus scrape jobs of your own instead of those two."""
         self.workdir = Path(workdir)
         self.django = list(django)
         self.exporter = list(exporter)
@@ -89,6 +91,7 @@ class PrometheusServer:
         self.interval = interval
         self.port = port or free_port()
         self.retention = retention
+        self.scrape_configs = list(scrape_configs) if scrape_configs is not None else None
         self.data_dir = self.workdir / "data"
         self.config_path = self.workdir / "prometheus.yml"
         self.process: ManagedProcess | None = None
@@ -110,6 +113,7 @@ class PrometheusServer:
             [self.alertmanager] if self.alertmanager else [],
             rule_files=[str(path) for path in rules],
             scrape_interval=self.interval,
+            scrape_configs=self.scrape_configs,
         )
         self.config_path.write_text(text)
         return self.config_path

@@ -37,25 +37,30 @@ def render_config(
     rule_files: Sequence[str] | None = None,
     scrape_interval: str = "15s",
     evaluation_interval: str | None = None,
+    scrape_configs: Sequence[dict] | None = None,
 ) -> str:
     """The prometheus.yml text scraping the app (`django`) and the exporter (`painel-exporter`).
 
     Targets are host:port strings. `rule_files` defaults to the absolute glob of painel's
-    rules, so the file works wherever it is written.
+    rules, so the file works wherever it is written. `scrape_configs` replaces those two
+    jobs with jobs of your own (other job names, several apps, target labels); `django`
+    and `exporter` are then not used.
     """
-    for name, targets in (("django", django), ("exporter", exporter)):
-        if not targets:
-            raise ValueError(f"no {name} target: give at least one host:port")
+    if scrape_configs is None:
+        for name, targets in (("django", django), ("exporter", exporter)):
+            if not targets:
+                raise ValueError(f"no {name} target: give at least one host:port")
     config = {
         "global": {
             "scrape_interval": scrape_interval,
             "evaluation_interval": evaluation_interval or scrape_interval,
         },
         "rule_files": list(rule_files if rule_files is not None else [f"{RULES_DIR}/*.yml"]),
-        "scrape_configs": [
-            _scrape_job("django", django),
-            _scrape_job("painel-exporter", exporter),
-        ],
+        "scrape_configs": (
+            list(scrape_configs)
+            if scrape_configs is not None
+            else [_scrape_job("django", django), _scrape_job("painel-exporter", exporter)]
+        ),
     }
     if alertmanager:
         config["alerting"] = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -62,6 +64,23 @@ def test_other_jobs_objectives_and_runbook_base_render_rules_promtool_accepts(tm
             assert rule["annotations"]["runbook_url"] == (
                 f"https://wiki.example.com/ops/painel-runbook#{rule['alert'].lower()}"
             )
+
+
+def test_a_cluster_label_is_kept_by_every_aggregation_and_match_of_the_rules(tmp_path):
+    """Evaluated on several Prometheus servers' series (a central ruler), `sum by (job)`
+    would add clusters together and `on (job)` match one cluster's series with another's."""
+    rendered = render_rule_files(MixinConfig(cluster_label="k8s_cluster"))
+    clauses = re.findall(r"\b(?:by|on) \([^)]*\)", "".join(rendered.values()))
+    assert len(clauses) > 40
+    assert [c for c in clauses if not re.search(r"\(k8s_cluster, job\b", c)] == []
+    # without a cluster label: the committed rules, no cluster anywhere
+    assert "cluster" not in "".join(render_rule_files().values())
+    paths = []
+    for name, text in rendered.items():
+        paths.append(tmp_path / name)
+        paths[-1].write_text(text)
+    done = promtool("check", "rules", *map(str, paths))
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_command_line_refuses_a_bad_config_with_its_message(tmp_path, capsys):
