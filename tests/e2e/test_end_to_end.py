@@ -447,6 +447,12 @@ def test_health_history_holds_the_last_50_checks_and_uptime_counts_them(run):
         if q.panel.startswith("Health-check history")
     ]
     assert query.step_seconds == 1
+    # A stack younger than 50 checks has fewer to show: wait for a minute of them.
+    run.prometheus.wait_until(
+        lambda: (run.prometheus.value("min(count_over_time(probe_success[1m]))") or 0) >= 55,
+        timeout=90,
+        what="a minute of health checks in Prometheus",
+    )
     end = time.time() // 1
     cells = run.prometheus.api("query_range", query=query.expr, start=end - 50, end=end, step=1)
     (target,) = cells["result"]

@@ -31,11 +31,7 @@ from grafana.generator.panels import (
 UID = "painel-health"
 TARGET = 'target=~"$target"'
 HISTORY_CHECKS = 50
-# The exporter's --interval, read from its check counter: checks come at a steady pace, so
-# the slope of the counter over the last 10 minutes is 1 / interval (deriv, unlike rate,
-# does not divide by the whole window, so a counter a few minutes old reads right too).
-# The exporter's default (15 s) while no check has been counted yet.
-DEFAULT_INTERVAL_SECONDS = 15
+DEFAULT_INTERVAL_SECONDS = 15  # the exporter's --interval default
 
 
 def checks() -> str:
@@ -47,6 +43,10 @@ def failures() -> str:
 
 
 def check_interval() -> str:
+    """The exporter's --interval, read from its check counter: checks come at a steady pace,
+    so the counter's slope over the last 10 minutes is 1 / interval (deriv, unlike rate, does
+    not divide by the whole window, so a counter a few minutes old reads right too); the
+    default while no check has been counted yet."""
     return f"round(1 / max(deriv({checks()}[10m]) > 0)) or vector({DEFAULT_INTERVAL_SECONDS})"
 
 
