@@ -1,8 +1,8 @@
 """The one configuration painel's Prometheus rules and Grafana dashboards are generated from.
 
-`MixinConfig()` holds the defaults the committed rules are rendered with; `load_config(path)`
-reads a YAML file of the same keys (any subset) and refuses a key it does not know, so a
-typo fails with a message instead of leaving a default in place.
+`MixinConfig()` holds the defaults the committed rules and dashboards are rendered with;
+`load_config(path)` reads a YAML file of the same keys (any subset) and refuses a key it
+does not know, so a typo fails with a message instead of leaving a default in place.
 
     # painel-mixin.yml
     app_job_selector: 'job="shop"'

@@ -50,8 +50,14 @@ def exprs(p: dict) -> list[str]:
 # Variable choices a user makes: everything, one value, several with regex characters.
 VARIABLE_CHOICES = [
     {},
-    {"tenant": "acme", "endpoint": "/api/v1/orders/<int:pk>/", "instance": "h:9811"},
     {
+        "job": "django",
+        "tenant": "acme",
+        "endpoint": "/api/v1/orders/<int:pk>/",
+        "instance": "h:9811",
+    },
+    {
+        "job": ["django", "shop.api"],
         "tenant": ["acme.io", "o'brien (eu)"],
         "endpoint": ["<unmatched>", "/a+b/"],
         "addr": ["redis:6379"],
