@@ -480,6 +480,25 @@ def test_exception_types_are_the_ones_raised(run):
     assert any(name.endswith("PaymentGatewayError") and n == refunds for name, n in logged.items())
     syncs = task_totals(run.sent)["failed"]
     assert any(name.endswith("InventorySyncError") and n == syncs for name, n in logged.items())
+    # The Errors board ranks the log's exception types over its 24 hours, counted from the
+    # first one (increase() with the new-series hold).
+    ranked = {
+        r["metric"]["exception"]: float(r["value"][1])
+        for r in run.prometheus.query(
+            panel_query("painel-errors", "5 most frequent exception types in the logs", "A")
+        )
+    }
+    for suffix, expected in (("PaymentGatewayError", refunds), ("InventorySyncError", syncs)):
+        (shown,) = [n for name, n in ranked.items() if name.endswith(suffix)]
+        assert_counted(shown, expected, run, f"{suffix} in the logs' top 5")
+    views = {
+        r["metric"]["exception"]: float(r["value"][1])
+        for r in run.prometheus.query(
+            panel_query("painel-errors", "5 most frequent exceptions raised by views", "A")
+        )
+        if r["metric"]["exception"] == "demo.errors.PaymentGatewayError"
+    }
+    assert_counted(sum(views.values()), refunds, run, "the views' PaymentGatewayError")
 
 
 def test_celery_processed_and_failed_match_the_tasks_queued(run):
