@@ -272,19 +272,22 @@ def assert_counted(value: float | None, expected: int, run: Run, what: str) -> N
 # --- every panel -------------------------------------------------------------------------
 
 
-def last_point(query: PanelQuery) -> float | None:
-    """When Grafana reads a graph's last point: its end aligned down to the step. Hourly
-    bars are read there (the current hour's start); other graphs' last points are within a
-    step of now, read at now."""
-    if query.instant or query.step_seconds < 3600:
+def last_point(run: Run, query: PanelQuery) -> float | None:
+    """When a panel is read: a table or stat at now; a graph once the load is over, as
+    Grafana draws it then (a rate over a few seconds is empty a minute later, while the graph
+    still shows the load); hourly bars at their last step, the current hour's start, as
+    Grafana aligns a range to its step."""
+    if query.instant:
         return None
-    return time.time() // query.step_seconds * query.step_seconds
+    if query.step_seconds >= 3600:
+        return time.time() // query.step_seconds * query.step_seconds
+    return run.load_end + 2 * SCRAPE_SECONDS
 
 
 def test_every_query_of_every_panel_returns_data(run):
     empty, per_instance = [], []
     for query in panel_queries():
-        result = run.prometheus.query(query.expr, last_point(query))
+        result = run.prometheus.query(query.expr, last_point(run, query))
         name = f"{query.dashboard} / {query.panel} [{query.ref_id}]: {query.expr}"
         if not result:
             empty.append(name)
@@ -334,7 +337,9 @@ def test_every_panel_shows_data_for_some_single_value_of_each_variable(run):
                 for query in iter_panel_queries(board, chosen, time_range(board)):
                     key = (query.panel, query.ref_id)
                     queries.add(key)
-                    if key not in with_data and run.prometheus.query(query.expr, last_point(query)):
+                    if key not in with_data and run.prometheus.query(
+                        query.expr, last_point(run, query)
+                    ):
                         with_data.add(key)
             blank += [
                 f"{board['title']} / {panel} [{ref_id}], whichever ${variable['name']}"
