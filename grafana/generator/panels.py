@@ -18,6 +18,7 @@ from contextvars import ContextVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
@@ -51,6 +52,39 @@ EXPORTER_METRIC = "painel_exporter_build_info"
 _DEFAULTS = MixinConfig()
 # Frozen, so sharing the one default instance is safe.
 _CONFIG: ContextVar[MixinConfig] = ContextVar("painel_dashboard_config", default=_DEFAULTS)  # noqa: B039
+
+
+# Every painel dashboard carries this tag: the links between them are the tag's dashboards.
+TAG = "painel"
+
+
+class _Raw(cogbuilder.Builder):
+    """A piece of the JSON model written as Grafana stores it, where the SDK's model lacks
+    fields (a Prometheus annotation's step, title and tag keys) or adds others (a data link)."""
+
+    def __init__(self, model: dict) -> None:
+        self._model = model
+
+    def build(self) -> dict:
+        return self._model
+
+
+def alerts_annotation() -> _Raw:
+    """Firing alerts as annotations: one region per alert and series, titled with its name."""
+    return _Raw(
+        {
+            "name": "Firing alerts",
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "enable": True,
+            "iconColor": "red",
+            "expr": series("ALERTS", scoped('alertstate="firing"')),
+            "step": "60s",
+            "titleFormat": "{{alertname}}",
+            "textFormat": "{{severity}}: {{job}} {{instance}}",
+            "tagKeys": "alertname,severity",
+            "useValueForTime": False,
+        }
+    )
 
 
 @contextmanager
@@ -132,7 +166,7 @@ def new_dashboard(
         dashboard.Dashboard(title)
         .uid(uid)
         .description(description)
-        .tags(["painel"])
+        .tags([TAG])
         .time(time_from, "now")
         .refresh("1m")
         .timezone("browser")
@@ -145,6 +179,15 @@ def new_dashboard(
             .icon("doc")
             .target_blank(True)
         )
+        .link(
+            dashboard.DashboardLink("painel dashboards")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags([TAG])
+            .as_dropdown(False)
+            .include_vars(True)
+            .keep_time(True)
+        )
+        .annotation(alerts_annotation())
         .with_variable(
             dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
         )
@@ -382,3 +425,33 @@ def status_code_mappings() -> list:
         ValueMap(options={"0": ValueMappingResult(text="no answer", color="red", index=4)})
     )
     return mappings
+
+
+def recorded(selector: str) -> str:
+    """A 5-minute recording rule in a graph: averaged over each step, so that at long
+    ranges (steps longer than the rule's evaluation interval) every sample counts, not
+    just the one at each step."""
+    return f"avg_over_time({selector}[$__rate_interval])"
+
+
+def ranked(n: int, by: str, shown: str, score: str) -> str:
+    """`shown` (one series per `by`) kept for the `n` highest `score`: `score` holds
+    `[$__range] @ end()`, so the ranking is made once over the whole selected range, the
+    legend holds `n` series and no line breaks where it would leave a per-step top n."""
+    return f"{shown} and on ({by}) topk({n}, {score})"
+
+
+def range_total(metric_selector: str, by: str) -> str:
+    """A counter's increase over the whole selected range, per `by`, as of the range's end."""
+    return f"sum by ({by}) (increase({metric_selector}[$__range] @ end()))"
+
+
+def requests_link(title: str, **fields: str) -> _Raw:
+    """A data link to the Requests board, its variables set from the clicked row's `fields`
+    (variable -> field name), the time range kept."""
+    params = "&".join(
+        f"var-{variable}=${{__data.fields.{field}:percentencode}}"
+        for variable, field in fields.items()
+    )
+    url = f"/d/painel-requests/painel-requests?{params}&${{__url_time_range}}"
+    return _Raw({"title": title, "url": url, "targetBlank": False})

@@ -29,7 +29,14 @@ from datetime import datetime
 import httpx
 import pytest
 
-from dashboard_checks.queries import PanelQuery, TimeRange, iter_panel_queries, substitute
+from dashboard_checks.queries import (
+    LABEL_VALUES,
+    QUERY_RESULT,
+    PanelQuery,
+    TimeRange,
+    iter_panel_queries,
+    substitute,
+)
 from demo import load
 from demo.stack import Stack
 from grafana.generator.generate import BOARDS, render
@@ -245,9 +252,9 @@ def panel_queries() -> list[PanelQuery]:
     return [q for d in dashboards() for q in iter_panel_queries(d, time_range=time_range(d))]
 
 
-def panel_query(dashboard_uid: str, title_start: str, ref_id: str) -> str:
+def panel_query(dashboard_uid: str, title_start: str, ref_id: str, **variables) -> str:
     board = next(d for d in dashboards() if d["uid"] == dashboard_uid)
-    for query in iter_panel_queries(board, time_range=time_range(board)):
+    for query in iter_panel_queries(board, variables, time_range=time_range(board)):
         if query.panel.startswith(title_start) and query.ref_id == ref_id:
             return query.expr
     raise AssertionError(f"{dashboard_uid} has no panel {title_start!r} with query {ref_id}")
@@ -265,10 +272,22 @@ def assert_counted(value: float | None, expected: int, run: Run, what: str) -> N
 # --- every panel -------------------------------------------------------------------------
 
 
+def last_point(run: Run, query: PanelQuery) -> float | None:
+    """When a panel is read: a table or stat at now; a graph once the load is over, as
+    Grafana draws it then (a rate over a few seconds is empty a minute later, while the graph
+    still shows the load); hourly bars at their last step, the current hour's start, as
+    Grafana aligns a range to its step."""
+    if query.instant:
+        return None
+    if query.step_seconds >= 3600:
+        return time.time() // query.step_seconds * query.step_seconds
+    return run.load_end + 2 * SCRAPE_SECONDS
+
+
 def test_every_query_of_every_panel_returns_data(run):
     empty, per_instance = [], []
     for query in panel_queries():
-        result = run.prometheus.query(query.expr)
+        result = run.prometheus.query(query.expr, last_point(run, query))
         name = f"{query.dashboard} / {query.panel} [{query.ref_id}]: {query.expr}"
         if not result:
             empty.append(name)
@@ -281,11 +300,23 @@ def test_every_query_of_every_panel_returns_data(run):
 
 
 def variable_values(run: Run, dashboard: dict, variable: dict) -> list[str]:
-    """What Grafana offers for a `label_values(selector, label)` variable, asked as it does."""
-    match = re.fullmatch(r"\s*label_values\((.+),\s*(\w+)\)\s*", variable["query"])
-    assert match, f"{variable['name']}: not a label_values() query"
-    selector = substitute(match[1], dashboard, {}, time_range=time_range(dashboard))
-    return run.prometheus.api(f"label/{match[2]}/values", **{"match[]": selector})
+    """What Grafana offers for a `label_values(selector, label)` variable, or the number a
+    hidden `query_result(expr)` one reads, asked as Grafana does."""
+    result = QUERY_RESULT.fullmatch(variable["query"])
+    if result is not None:
+        expr = substitute(result["expr"], dashboard, {}, time_range=time_range(dashboard))
+        # Grafana's text of each sample, `{labels} value timestamp_ms`, through the regex.
+        texts = [
+            "{" + ",".join(f'{k}="{v}"' for k, v in r["metric"].items()) + "}"
+            f" {r['value'][1]} {int(float(r['value'][0]) * 1000)}"
+            for r in run.prometheus.query(expr)
+        ]
+        regex = re.compile(variable["regex"].strip("/"))
+        return [m[1] for text in texts if (m := regex.search(text))]
+    match = LABEL_VALUES.fullmatch(variable["query"])
+    assert match, f"{variable['name']}: neither label_values() nor query_result()"
+    selector = substitute(match["selector"], dashboard, {}, time_range=time_range(dashboard))
+    return run.prometheus.api(f"label/{match['label']}/values", **{"match[]": selector})
 
 
 def test_every_panel_shows_data_for_some_single_value_of_each_variable(run):
@@ -306,7 +337,9 @@ def test_every_panel_shows_data_for_some_single_value_of_each_variable(run):
                 for query in iter_panel_queries(board, chosen, time_range(board)):
                     key = (query.panel, query.ref_id)
                     queries.add(key)
-                    if key not in with_data and run.prometheus.query(query.expr):
+                    if key not in with_data and run.prometheus.query(
+                        query.expr, last_point(run, query)
+                    ):
                         with_data.add(key)
             blank += [
                 f"{board['title']} / {panel} [{ref_id}], whichever ${variable['name']}"
@@ -380,11 +413,62 @@ def test_slow_requests_are_every_report_and_the_slowest_table_shows_them(run):
     assert rows == expected  # a record as slow as the tenth may or may not be shown
 
 
+def hourly_bars(run: Run, expr: str) -> list[float]:
+    """The bars Grafana draws for the hours the run took, the current one last."""
+    first = run.load_end - 600  # the stack started minutes before the load's end
+    data = run.prometheus.api(
+        "query_range",
+        query=expr,
+        start=first // 3600 * 3600,
+        end=time.time() // 3600 * 3600,
+        step=3600,
+    )
+    (series,) = data["result"]
+    return [float(value) for _, value in series["values"]]
+
+
 def test_errors_per_hour_match_the_server_errors_and_error_records_sent(run):
-    server_errors = run.prometheus.value(panel_query("painel-errors", "Errors per hour", "A"))
-    assert_counted(server_errors, run.sent.count(status=500), run, "5xx per hour")
-    records = run.prometheus.value(panel_query("painel-errors", "Errors per hour", "B"))
-    assert_counted(records, error_records(run.sent), run, "ERROR records per hour")
+    """The bars of the hours the run took (the hour in progress, or it and the one before)
+    count what was sent."""
+    for ref_id, expected, what in (
+        ("A", run.sent.count(status=500), "5xx per hour"),
+        ("B", error_records(run.sent), "ERROR records per hour"),
+    ):
+        bars = hourly_bars(run, panel_query("painel-errors", "Errors per hour", ref_id))
+        if len(bars) == 1:
+            assert_counted(bars[0], expected, run, what)
+        else:  # the run crossed an hour: each bar extrapolates to its own edge
+            assert sum(bars) == pytest.approx(expected, rel=0.05), (what, bars)
+
+
+def test_health_history_holds_the_last_50_checks_and_uptime_counts_them(run):
+    health = next(d for d in dashboards() if d["uid"] == "painel-health")
+    variables = {v["name"]: v for v in health["templating"]["list"]}
+    # The stack probes every second: the hidden variables read it from the check counter.
+    assert variable_values(run, health, variables["check_interval"]) == ["1"]
+    assert variable_values(run, health, variables["history_range"]) == ["50"]
+    chosen = {"check_interval": "1", "history_range": "50"}
+    (query,) = [
+        q
+        for q in iter_panel_queries(health, chosen, time_range(health))
+        if q.panel.startswith("Health-check history")
+    ]
+    assert query.step_seconds == 1
+    # A stack younger than 50 checks has fewer to show: wait for a minute of them.
+    run.prometheus.wait_until(
+        lambda: (run.prometheus.value("min(count_over_time(probe_success[1m]))") or 0) >= 55,
+        timeout=90,
+        what="a minute of health checks in Prometheus",
+    )
+    end = time.time() // 1
+    cells = run.prometheus.api("query_range", query=query.expr, start=end - 50, end=end, step=1)
+    (target,) = cells["result"]
+    assert len(target["values"]) == 51  # Grafana's range holds both ends: the last 50 checks
+    # Uptime: 1 - failed / made, from the exporter's own counters.
+    made = run.prometheus.value("sum(health_checks_total)")
+    failed = run.prometheus.value("sum(health_check_failures_total)")
+    uptime = run.prometheus.value(panel_query("painel-health", "Uptime over 24 hours", "A"))
+    assert made and uptime == pytest.approx(1 - failed / made, abs=0.02)
 
 
 def test_exception_types_are_the_ones_raised(run):
@@ -403,6 +487,25 @@ def test_exception_types_are_the_ones_raised(run):
     assert any(name.endswith("PaymentGatewayError") and n == refunds for name, n in logged.items())
     syncs = task_totals(run.sent)["failed"]
     assert any(name.endswith("InventorySyncError") and n == syncs for name, n in logged.items())
+    # The Errors board ranks the log's exception types over its 24 hours, counted from the
+    # first one (increase() with the new-series hold).
+    ranked = {
+        r["metric"]["exception"]: float(r["value"][1])
+        for r in run.prometheus.query(
+            panel_query("painel-errors", "5 most frequent exception types in the logs", "A")
+        )
+    }
+    for suffix, expected in (("PaymentGatewayError", refunds), ("InventorySyncError", syncs)):
+        (shown,) = [n for name, n in ranked.items() if name.endswith(suffix)]
+        assert_counted(shown, expected, run, f"{suffix} in the logs' top 5")
+    views = {
+        r["metric"]["exception"]: float(r["value"][1])
+        for r in run.prometheus.query(
+            panel_query("painel-errors", "5 most frequent exceptions raised by views", "A")
+        )
+        if r["metric"]["exception"] == "demo.errors.PaymentGatewayError"
+    }
+    assert_counted(sum(views.values()), refunds, run, "the views' PaymentGatewayError")
 
 
 def test_celery_processed_and_failed_match_the_tasks_queued(run):

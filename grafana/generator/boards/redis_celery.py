@@ -10,6 +10,8 @@ from grafana.generator.panels import (
     new_dashboard,
     one_zero_mappings,
     query,
+    range_total,
+    ranked,
     stat_panel,
     thresholds,
     time_series,
@@ -58,14 +60,34 @@ def memory() -> dashboard.Panel:
 def commands() -> dashboard.Panel:
     return time_series(
         "Commands per second",
-        "Commands Redis processed per second, and the 5 busiest commands.",
+        "Commands Redis processed per second, and the 5 commands it ran most over the "
+        "selected time range.",
         "ops",
         [
             query(
                 f"sum by (addr) ({rate('redis_commands_processed_total', ADDR)})", "all {{addr}}"
             ),
-            query(f"topk(5, sum by (cmd) ({rate('redis_commands_total', ADDR)}))", "{{cmd}}"),
+            query(
+                ranked(
+                    5,
+                    "cmd",
+                    f"sum by (cmd) ({rate('redis_commands_total', ADDR)})",
+                    range_total(f"redis_commands_total{{{exporter(ADDR)}}}", "cmd"),
+                ),
+                "{{cmd}}",
+            ),
         ],
+        width=8,
+    )
+
+
+def latency() -> dashboard.Panel:
+    return time_series(
+        "PING round trip",
+        "How long a PING from the exporter took to come back, at each scrape: the network "
+        "and Redis's own queue together.",
+        "s",
+        [query(f"redis_latency_seconds{{{exporter(ADDR)}}}", "{{addr}}")],
         width=8,
     )
 
@@ -232,6 +254,7 @@ def build() -> dashboard.Dashboard:
         .with_panel(commands())
         .with_panel(clients())
         .with_panel(evictions())
+        .with_panel(latency())
         .with_row(dashboard.Row("Celery"))
         .with_panel(tasks_queued())
         .with_panel(tasks_processed_and_failed())

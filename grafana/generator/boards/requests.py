@@ -11,6 +11,10 @@ from grafana.generator.panels import (
     label_variable,
     new_dashboard,
     query,
+    range_total,
+    ranked,
+    recorded,
+    requests_link,
     slow_threshold,
     slow_threshold_text,
     table_panel,
@@ -37,18 +41,29 @@ TENANT_SUMS = "tenant:django_http_tenant_request_duration_seconds_sum:rate5m"
 TENANT_COUNTS = "tenant:django_http_tenant_request_duration_seconds_count:rate5m"
 
 
+def rule(name: str, *matchers: str) -> str:
+    """A 5-minute recording rule of the selected jobs, tenants and endpoints, as graphs
+    read it (panels.recorded)."""
+    return recorded(f"{name}{{{app_recorded(FILTER, *matchers)}}}")
+
+
+def tenant_rule(name: str) -> str:
+    """A per-tenant latency rule (TENANT_LATENCY "per_tenant") of the selected jobs and
+    tenants: it has no endpoint label."""
+    return recorded(f"{name}{{{app_recorded(TENANT_FILTER)}}}")
+
+
 def quantile(q: float) -> str:
     return (
-        f"histogram_quantile({q}, sum by (le) ({BUCKETS}{{{app_recorded(FILTER)}}}))\nor "
-        f"histogram_quantile({q}, sum by (le) ({TENANT_BUCKETS}{{{app_recorded(TENANT_FILTER)}}}))"
+        f"histogram_quantile({q}, sum by (le) ({rule(BUCKETS)}))" + "\nor "
+        f"histogram_quantile({q}, sum by (le) ({tenant_rule(TENANT_BUCKETS)}))"
     )
 
 
 def average() -> str:
     return (
-        f"sum({SUMS}{{{app_recorded(FILTER)}}}) / sum({COUNTS}{{{app_recorded(FILTER)}}})\nor "
-        f"sum({TENANT_SUMS}{{{app_recorded(TENANT_FILTER)}}})"
-        f" / sum({TENANT_COUNTS}{{{app_recorded(TENANT_FILTER)}}})"
+        f"sum({rule(SUMS)}) / sum({rule(COUNTS)})" + "\nor "
+        f"sum({tenant_rule(TENANT_SUMS)}) / sum({tenant_rule(TENANT_COUNTS)})"
     )
 
 
@@ -75,7 +90,7 @@ def request_rate() -> dashboard.Panel:
         "Request rate by tenant",
         "Requests per second of the selected endpoints, per tenant (5-minute rates).",
         "reqps",
-        [query(f"sum by (tenant) ({RATES}{{{app_recorded(FILTER)}}})", "{{tenant}}")],
+        [query(f"sum by (tenant) ({rule(RATES)})", "{{tenant}}")],
         stacked=True,
     )
 
@@ -87,11 +102,11 @@ def client_and_server_errors() -> dashboard.Panel:
         "reqps",
         [
             query(
-                f"sum by (endpoint) ({RATES}{{{app_recorded(FILTER, CLIENT_ERRORS)}}})",
+                f"sum by (endpoint) ({rule(RATES, CLIENT_ERRORS)})",
                 "4xx {{endpoint}}",
             ),
             query(
-                f"sum by (endpoint) ({RATES}{{{app_recorded(FILTER, SERVER_ERRORS)}}})",
+                f"sum by (endpoint) ({rule(RATES, SERVER_ERRORS)})",
                 "5xx {{endpoint}}",
             ),
         ],
@@ -104,19 +119,21 @@ def exceptions_by_type() -> dashboard.Panel:
         "Exceptions by type",
         "Unhandled exceptions raised by views per second, per exception class.",
         "cps",
-        [query(f"sum by (exception) ({EXCEPTIONS}{{{app_recorded(FILTER)}}})", "{{exception}}")],
+        [query(f"sum by (exception) ({rule(EXCEPTIONS)})", "{{exception}}")],
         stacked=True,
         width=8,
     )
 
 
 def slow_requests() -> dashboard.Panel:
+    shown = f"sum by (endpoint) ({rule(SLOW)})"
+    score = range_total(f"django_http_slow_requests_total{{{app(FILTER)}}}", "endpoint")
     return time_series(
         "Slow requests by endpoint",
         f"Requests per second slower than the slow-request threshold ({slow_threshold_text()}), "
-        "for the 10 endpoints with the most (5-minute rates).",
+        "for the 10 endpoints with the most over the selected time range (5-minute rates).",
         "reqps",
-        [query(f"topk(10, sum by (endpoint) ({SLOW}{{{app_recorded(FILTER)}}}))", "{{endpoint}}")],
+        [query(ranked(10, "endpoint", shown, score), "{{endpoint}}")],
         width=8,
     )
 
@@ -150,6 +167,14 @@ def slowest_endpoints() -> dashboard.Panel:
         },
         units={"p95": "s", over: "short"},
         sort_by="p95",
+    ).data_links(
+        [
+            requests_link(
+                "Requests of ${__data.fields.endpoint} for ${__data.fields.tenant}",
+                endpoint="endpoint",
+                tenant="tenant",
+            )
+        ]
     )
 
 

@@ -10,6 +10,7 @@ from grafana.generator.panels import (
     label_variable,
     new_dashboard,
     query,
+    recorded,
     scoped,
     stat_panel,
     table_panel,
@@ -91,7 +92,7 @@ def cpu_trend() -> dashboard.Panel:
         "CPU",
         "Share of CPU time busy (5-minute rates) and its 1-hour average as the trend.",
         [
-            query(cpu(), "{{instance}}"),
+            query(recorded(cpu()), "{{instance}}"),
             query(f"avg_over_time({cpu()}[1h])", "{{instance}} 1 h average"),
         ],
     )
