@@ -180,15 +180,17 @@ def test_a_panel_shows_the_selected_jobs_and_clusters_only(fleet, choice, expect
 
 def test_two_apps_are_no_longer_summed_in_the_counts(fleet):
     """The 10 most accessed endpoints over the range: shop in eu counts its own requests,
-    not blog's (70 more) nor shop's in us (150 more). increase() may extrapolate the last
-    samples by up to 1.1 scrape intervals: a few percent, never another app."""
+    not blog's (70 more) nor shop's in us (150 more). increase() extrapolates to the ends
+    of the range (seen: 176 counted of 153 sent on a loaded machine), so the count may be
+    over, but less than the smallest other app's traffic: adding any other app reaches it."""
     for (job, cluster), (_, fast, slow) in APPS.items():
         choice = {"job": job, "cluster": cluster}
         counted = total(
             panel_results(fleet, "requests.json", "10 most accessed endpoints", "A", choice)
         )
         sent = requests_sent(fast, slow)
-        assert sent <= round(counted) <= sent * 1.15, (job, cluster, counted)
+        other = min(requests_sent(f, s) for key, (_, f, s) in APPS.items() if key != (job, cluster))
+        assert sent <= round(counted) < sent + other, (job, cluster, counted)
         over = panel_results(fleet, "requests.json", "10 slowest endpoints", "B", choice)
         assert round(total(over)) >= slow and total(over) <= slow * 1.15 + 0.5, (job, cluster)
 
