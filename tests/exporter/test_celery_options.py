@@ -147,3 +147,21 @@ def test_broker_password_stays_out_of_errors_status_and_page(tmp_path):
         wait_until(lambda: "no celery events from" in exporter.log(), 10)
         assert "s3cret-pw" not in page + exporter.scrape().text + exporter.log()
         assert "redis://:***@127.0.0.1:1/0" in page
+
+
+def test_a_message_on_the_events_channel_that_is_no_event_is_skipped(redis_server, tmp_path):
+    flags = ["--collectors", "celery", "--broker-url", redis_server.url]
+    producer = make_app(redis_server.url)
+    try:
+        with ExporterProcess(tmp_path, flags) as exporter:
+            wait_for_receiver(exporter, producer)
+            # what kombu publishes events to on Redis db 0, but not a kombu message
+            redis_server.client().publish("/0.celeryev/task.started", b"\x00not json")
+            exporter.wait_for(
+                lambda s: sample(s, "painel_exporter_celery_events_skipped_total") == 1
+            )
+            assert "skipped a celery events message that does not decode" in exporter.log()
+            producer.send_task("painel.later", queue="celery")  # and events still count
+            exporter.wait_for(lambda s: sample(s, "celery_task_sent_total", "painel.later") == 1)
+    finally:
+        producer.close()
