@@ -23,6 +23,11 @@ def test_missing_task_events_are_reported_until_enable_events_turns_them_on(redi
     try:
         with ExporterProcess(tmp_path, base, name="passive") as passive:
             passive.wait_for(lambda s: sample(s, "celery_worker_up", hostname=worker.nodename) == 1)
+            # a regular heartbeat (with the count of tasks processed) before the task: the
+            # exporter's wake-up call is answered by a heartbeat without that count
+            passive.wait_for(
+                lambda s: sample(s, "painel_exporter_celery_events_received_total") >= 2
+            )
             worker.send("painel.succeed")
             passive.wait_for(lambda s: sample(s, gauge) == 1)
             assert "NO TASK EVENTS from quiet@localhost" in passive.get("/").body
