@@ -91,8 +91,13 @@ def test_key_prefix_label_caps_and_malformed_events(redis_server, tmp_path):
             # nothing consumes "reports": only task-sent events and the backlog itself
             for name in ("report.a", "report.b", "report.c", "report.d"):
                 producer.send_task(name, queue="reports", priority=6)
+            # the queue length is read from Redis, the task-sent events arrive on their own
             scrape = exporter.wait_for(
-                lambda s: sample(s, "celery_queue_length", queue_name="reports") == 4
+                lambda s: (
+                    sample(s, "celery_queue_length", queue_name="reports") == 4
+                    and sum(v for _, v in s.samples("celery_task_sent_total", queue_name="reports"))
+                    == 4
+                )
             )
             assert redis_server.client().llen("tenant1:reports\x06\x166") == 4
             sent = {
