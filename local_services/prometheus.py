@@ -19,9 +19,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
@@ -31,6 +30,7 @@ from prometheus.render_config import render_config
 from .paths import REPO_ROOT
 from .ports import free_port
 from .process import ManagedProcess
+from .query_api import QueryAPI
 from .waiting import wait_for_port, wait_until
 
 RULES_DIR = REPO_ROOT / "prometheus" / "rules"
@@ -70,7 +70,7 @@ def rewrite_alert_for(rule_file: Path, out_dir: Path, alert_for: str) -> Path:
     return out
 
 
-class PrometheusServer:
+class PrometheusServer(QueryAPI):
     def __init__(
         self,
         workdir: Path,
@@ -189,30 +189,6 @@ class PrometheusServer:
 
     # --- the HTTP API -------------------------------------------------------------------
 
-    def api(self, path: str, **params: Any) -> Any:
-        response = httpx.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
-        body = response.json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
-
-    def query(self, expr: str, at: float | None = None) -> list[dict]:
-        """The instant vector (or scalar as one sample) of `expr`: [{metric, value}]."""
-        params = {"query": expr} if at is None else {"query": expr, "time": at}
-        data = self.api("query", **params)
-        if data["resultType"] in ("scalar", "string"):
-            return [{"metric": {}, "value": data["result"]}]
-        return data["result"]
-
-    def value(self, expr: str, at: float | None = None) -> float | None:
-        """The single number `expr` gives, None when empty; more than one series is an error."""
-        result = self.query(expr, at)
-        if not result:
-            return None
-        if len(result) > 1:
-            raise ValueError(f"{expr} gives {len(result)} series, expected one")
-        return float(result[0]["value"][1])
-
     def alerts(self) -> list[dict]:
         return self.api("alerts")["alerts"]
 
@@ -222,15 +198,6 @@ class PrometheusServer:
 
     def rule_groups(self) -> list[dict]:
         return self.api("rules")["groups"]
-
-    def wait_until(
-        self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5, what: str = ""
-    ) -> Any:
-        """Poll `check` until it returns something truthy; API errors (a query on series that
-        are not there yet) count as not yet."""
-        return wait_until(
-            check, timeout, every, what=what, ignore=(RuntimeError, ValueError, httpx.HTTPError)
-        )
 
 
 class AlertmanagerServer:

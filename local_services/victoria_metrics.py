@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -23,7 +22,7 @@ from .paths import REPO_ROOT
 from .ports import free_port
 from .process import ManagedProcess
 from .prometheus import _binary, _wait_http_ok, repository_rule_files
-from .waiting import wait_until
+from .query_api import QueryAPI
 
 DEPLOY_DIR = REPO_ROOT / "deploy" / "victoriametrics"
 
@@ -50,8 +49,10 @@ def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class VictoriaMetricsServer:
+class VictoriaMetricsServer(QueryAPI):
     """Single-node VictoriaMetrics: Prometheus remote_write in, the Prometheus query API out."""
+
+    post = True  # the query API asked as Grafana asks it (POST, form-encoded)
 
     def __init__(
         self, workdir: Path, port: int | None = None, overrides: Mapping[str, str] | None = None
@@ -91,33 +92,7 @@ class VictoriaMetricsServer:
         if self.process is not None:
             self.process.stop()
 
-    # --- the Prometheus HTTP API, asked as Grafana asks it (POST, form-encoded) ----------
-
-    def api(self, path: str, **params: Any) -> Any:
-        response = httpx.post(f"{self.url}/api/v1/{path}", data=params, timeout=30)
-        body = response.json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
-
-    def query(self, expr: str, at: float | None = None) -> list[dict]:
-        params = {"query": expr} if at is None else {"query": expr, "time": at}
-        data = self.api("query", **params)
-        if data["resultType"] in ("scalar", "string"):
-            return [{"metric": {}, "value": data["result"]}]
-        return data["result"]
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
-        return self.api("query_range", query=expr, start=start, end=end, step=step)["result"]
-
-    def value(self, expr: str, at: float | None = None) -> float | None:
-        """The single number `expr` gives, None when empty; more than one series is an error."""
-        result = self.query(expr, at)
-        if not result:
-            return None
-        if len(result) > 1:
-            raise ValueError(f"{expr} gives {len(result)} series, expected one")
-        return float(result[0]["value"][1])
+    # --- past data ---------------------------------------------------------------------
 
     def import_prometheus(self, text: str, extra_labels: Mapping[str, str] = ()) -> None:
         """Samples in the Prometheus text format, timestamps in milliseconds: how past data
@@ -127,14 +102,6 @@ class VictoriaMetricsServer:
             f"{self.url}/api/v1/import/prometheus", params=params, content=text, timeout=60
         )
         response.raise_for_status()
-
-    def wait_until(
-        self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5, what: str = ""
-    ) -> Any:
-        """Poll `check` until truthy; API errors count as not yet."""
-        return wait_until(
-            check, timeout, every, what=what, ignore=(RuntimeError, ValueError, httpx.HTTPError)
-        )
 
 
 class VMAlert:
