@@ -14,7 +14,6 @@ cluster label) with `--out DIR` for your own overlay.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Any
 import yaml
 
 from grafana.generator.generate import rendered as rendered_dashboards
-from mixin.config import ConfigError, MixinConfig, load_config
+from mixin.cli import render_main
+from mixin.config import MixinConfig
 from prometheus.rules_generator.render import render_rule_files
 
 KUSTOMIZE_DIR = Path(__file__).resolve().parent
@@ -122,24 +122,24 @@ def rendered(config: MixinConfig | None = None) -> dict[str, str]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m deploy.kubernetes.render", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--config", type=Path, help="a YAML file of mixin/config.py's keys")
-    parser.add_argument(
-        "--out", type=Path, default=KUSTOMIZE_DIR, help="directory to write (default %(default)s)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config) if args.config else MixinConfig()
-    except ConfigError as exc:
-        parser.error(str(exc))
+def write_rendered(config: MixinConfig, out_dir: Path) -> list[Path]:
+    written = []
     for name, text in rendered(config).items():
-        path = args.out / name
+        path = Path(out_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        print(path)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    render_main(
+        "python -m deploy.kubernetes.render",
+        __doc__.split("\n")[0],
+        KUSTOMIZE_DIR,
+        write_rendered,
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ and run this again.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from grafana.generator.boards import errors, health, redis_celery, requests, system
 from grafana.generator.panels import rendering_with
-from mixin.config import ConfigError, MixinConfig, load_config
+from mixin.cli import render_main
+from mixin.config import MixinConfig
 
 DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "dashboards"
 BOARDS: dict[str, Callable[[], Dashboard]] = {
@@ -69,20 +69,13 @@ def write_dashboards(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m grafana.generator.generate", description=__doc__.split("\n")[0]
+    render_main(
+        "python -m grafana.generator.generate",
+        __doc__.split("\n")[0],
+        DASHBOARDS_DIR,
+        write_dashboards,
+        argv,
     )
-    parser.add_argument("--config", type=Path, help="a YAML file of mixin/config.py's keys")
-    parser.add_argument(
-        "--out", type=Path, default=DASHBOARDS_DIR, help="directory to write (default %(default)s)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config) if args.config else MixinConfig()
-    except ConfigError as exc:
-        parser.error(str(exc))
-    for path in write_dashboards(config, args.out):
-        print(path)
 
 
 if __name__ == "__main__":
