@@ -55,6 +55,9 @@ class MixinConfig:
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     # labels added to every alert (routing: team, service)
     extra_labels: Mapping[str, str] = field(default_factory=dict)
+    # share of 5xx over 5 minutes that pages (DjangoHighErrorRate): 10 times the budget of
+    # 99.9%, so 2% of errors pages within 10 minutes, where the budget alerts' hour takes 43
+    error_ratio_threshold: float = 0.01
     # traffic floors: below them a few slow or failed requests or tasks are no alert
     error_rate_min_requests_per_second: float = 1.0
     latency_min_requests_per_second: float = 0.1
@@ -69,7 +72,7 @@ class MixinConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip() or "{" in value or "}" in value:
                 raise ConfigError(f'{name}: give label matchers without braces, like job="django"')
-        for name in ("availability_objective", "latency_objective"):
+        for name in ("availability_objective", "latency_objective", "error_ratio_threshold"):
             value = getattr(self, name)
             if not _number(value) or not 0 < value < 1:
                 raise ConfigError(f"{name} {value!r}: give a share between 0 and 1, like 0.999")
