@@ -24,8 +24,7 @@ from typing import Any
 
 from .files import VALUE_AND_TIMESTAMP
 
-_pack_value = VALUE_AND_TIMESTAMP.pack
-_VALUE_SIZE = VALUE_AND_TIMESTAMP.size
+_pack_into = VALUE_AND_TIMESTAMP.pack_into
 _getpid = os.getpid
 
 # One lock for every MmapRequestSeries of the process, as prometheus_client has one for its
@@ -40,6 +39,15 @@ def _renew_lock() -> None:
 
 
 os.register_at_fork(after_in_child=_renew_lock)
+
+# Every child has its own list of the same bounds: one tuple for all keeps the bisect's
+# floats in cache when each request writes another series.
+_bounds: dict[tuple[float, ...], tuple[float, ...]] = {}
+
+
+def _shared_bounds(bounds: list[float]) -> tuple[float, ...]:
+    key = tuple(bounds)
+    return _bounds.setdefault(key, key)
 
 
 class MmapRequestSeries:
@@ -56,7 +64,7 @@ class MmapRequestSeries:
         self._count_value = requests._value
         self._sum_value = duration._sum
         self._bucket_values = duration._buckets
-        self._bounds = duration._upper_bounds  # ends with +Inf, as the buckets do
+        self._bounds = _shared_bounds(duration._upper_bounds)  # ends with +Inf, as the buckets do
         self._pid = 0  # bound at the first write
         # count, sum, then the buckets: (value object, its file, the offset of its 16 bytes);
         # None while a value has no place in its file (a full directory, say)
@@ -74,10 +82,21 @@ class MmapRequestSeries:
             if places is None:
                 self._record_through_values(seconds)
                 return
-            _add(places[0], 1.0)
-            _add(places[1], seconds)
+            # What prometheus_client's MmapedValue.inc does, without its lock and pid check,
+            # spelled out three times (a call each would cost more than the write): the
+            # in-memory value stays current for its get(), the file gets value and timestamp
+            # 0, packed in place. file._m, not a copy: prometheus_client maps the file anew
+            # when it grows.
+            value, file, offset = places[0]
+            value._value = total = value._value + 1.0
+            _pack_into(file._m, offset, total, 0.0)
+            value, file, offset = places[1]
+            value._value = total = value._value + seconds
+            _pack_into(file._m, offset, total, 0.0)
             # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
-            _add(places[2 + bisect_left(self._bounds, seconds)], 1.0)
+            value, file, offset = places[2 + bisect_left(self._bounds, seconds)]
+            value._value = total = value._value + 1.0
+            _pack_into(file._m, offset, total, 0.0)
 
     def _bind(self) -> None:
         """Look up where the values live in this process's files (again after a fork)."""
@@ -103,15 +122,6 @@ class MmapRequestSeries:
 def _place(value: Any) -> tuple[Any, Any, int]:
     file = value._file
     return value, file, file._positions[value._key]
-
-
-def _add(place: tuple[Any, Any, int], amount: float) -> None:
-    # What prometheus_client's MmapedValue.inc does, without its lock and pid check: the
-    # in-memory value stays current for its get(), the file gets value and timestamp 0.
-    value, file, offset = place
-    value._value = total = value._value + amount
-    # file._m, not a copy: prometheus_client maps the file anew when it grows.
-    file._m[offset : offset + _VALUE_SIZE] = _pack_value(total, 0.0)
 
 
 def _writes_mmap_files(value: Any) -> bool:
