@@ -63,7 +63,8 @@ class MemoryRequestSeries:
     def __init__(self, requests: Any, duration: Any) -> None:
         self._count = requests._value
         self._sum = duration._sum
-        self._buckets = duration._buckets
+        # A tuple holds its items in itself: one object less to fetch than the list.
+        self._buckets = tuple(duration._buckets)
         self._bounds = _shared_bounds(duration._upper_bounds)  # ends with +Inf, as the buckets do
 
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:

@@ -66,9 +66,10 @@ class MmapRequestSeries:
         self._bucket_values = duration._buckets
         self._bounds = _shared_bounds(duration._upper_bounds)  # ends with +Inf, as the buckets do
         self._pid = 0  # bound at the first write
-        # count, sum, then the buckets: (value object, its file, the offset of its 16 bytes);
-        # None while a value has no place in its file (a full directory, say)
-        self._places: list[tuple[Any, Any, int]] | None = []
+        # count, sum, then the buckets, each as value object, its file, the offset of its 16
+        # bytes, in one flat tuple (no object per value to fetch on each request); None while
+        # a value has no place in its file (a full directory, say)
+        self._places: tuple | None = ()
 
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
         # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
@@ -87,16 +88,17 @@ class MmapRequestSeries:
             # in-memory value stays current for its get(), the file gets value and timestamp
             # 0, packed in place. file._m, not a copy: prometheus_client maps the file anew
             # when it grows.
-            value, file, offset = places[0]
+            value = places[0]
             value._value = total = value._value + 1.0
-            _pack_into(file._m, offset, total, 0.0)
-            value, file, offset = places[1]
+            _pack_into(places[1]._m, places[2], total, 0.0)
+            value = places[3]
             value._value = total = value._value + seconds
-            _pack_into(file._m, offset, total, 0.0)
+            _pack_into(places[4]._m, places[5], total, 0.0)
             # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
-            value, file, offset = places[2 + bisect_left(self._bounds, seconds)]
+            at = 6 + 3 * bisect_left(self._bounds, seconds)
+            value = places[at]
             value._value = total = value._value + 1.0
-            _pack_into(file._m, offset, total, 0.0)
+            _pack_into(places[at + 1]._m, places[at + 2], total, 0.0)
 
     def _bind(self) -> None:
         """Look up where the values live in this process's files (again after a fork)."""
@@ -106,7 +108,7 @@ class MmapRequestSeries:
         values = (self._count_value, self._sum_value, *self._bucket_values)
         self._pid = _getpid()
         if all(value._key in value._file._positions for value in values):
-            self._places = [_place(value) for value in values]
+            self._places = tuple(item for value in values for item in _place(value))
         else:
             self._places = None
 
