@@ -72,9 +72,29 @@ class MetricsMiddleware:
             self._guarded_record(request, 500, perf_counter() - start)
             raise
         duration = perf_counter() - start
-        # _guarded_record spelled out: one call less on every request.
+        # _guarded_record, and _record's common case (a request seen before), spelled out:
+        # two calls less on every request.
         try:
-            self._record(request, response.status_code, duration)
+            status = response.status_code
+            series = None
+            if (
+                self.tenant_from_header
+                and duration <= self.slow_threshold
+                and "tenant" not in request.__dict__
+            ):
+                match = request.resolver_match
+                series = self.seen.get(
+                    (
+                        request.method,
+                        None if match is None else match.route,
+                        status,
+                        request.META.get(self.tenant_meta_key),
+                    )
+                )
+            if series is not None:
+                series.record(duration)
+            else:
+                self._record(request, status, duration)
         except Exception as exc:
             dropped.note_middleware_failure(exc)
         if _pending_drops:
