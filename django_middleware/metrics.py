@@ -2,7 +2,7 @@
 
 `labels(...)` on a prometheus_client metric validates and looks up its labels on every call;
 the middleware records one series per (method, endpoint, tenant) again and again, so it keeps
-the children in a dict instead, as one RequestSeries per label set (see request_series.py).
+the children in a dict instead, as one request series per label set (see request_series.py).
 The labels are bounded, so the dict is too.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
-from .request_series import MmapRequestSeries, RequestSeries, request_series
+from .request_series import AnyRequestSeries, request_series
 
 HTTP_LABELS = ("method", "endpoint", "tenant")
 ENDPOINT_LABELS = ("method", "endpoint")
@@ -68,7 +68,7 @@ class HttpMetrics:
             registry=registry,
         )
         # (method, endpoint, status, tenant) -> its requests and duration children
-        self.children: dict[tuple[str, str, int, str], RequestSeries | MmapRequestSeries] = {}
+        self.children: dict[tuple[str, str, int, str], AnyRequestSeries] = {}
 
     def latency_labels(self, method: str, endpoint: str, tenant: str) -> tuple[str, ...]:
         return (method, endpoint, tenant) if self.latency_by_tenant else (method, endpoint)
@@ -76,7 +76,7 @@ class HttpMetrics:
     def slow_child(self, method: str, endpoint: str, tenant: str):
         return self.slow.labels(*self.latency_labels(method, endpoint, tenant))
 
-    def add_children(self, key: tuple[str, str, int, str]) -> RequestSeries | MmapRequestSeries:
+    def add_children(self, key: tuple[str, str, int, str]) -> AnyRequestSeries:
         """The children for a label set the cache has not seen yet (then cached)."""
         method, endpoint, status, tenant = key
         latency = self.latency_labels(method, endpoint, tenant)

@@ -31,6 +31,24 @@ def test_django_refuses_to_start_with_a_slow_threshold_off_the_buckets():
     assert "PAINEL['SLOW_REQUEST_THRESHOLD'] must be one of the BUCKETS bounds" in result.stderr
 
 
+def test_django_refuses_to_start_with_an_empty_multiprocess_directory(tmp_path):
+    # prometheus_client would take "" as multiprocess mode in the current directory.
+    env = {**os.environ, **server_env(), "PYTHONPATH": str(REPO_ROOT)}
+    env["PROMETHEUS_MULTIPROC_DIR"] = ""
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: PROMETHEUS_MULTIPROC_DIR is set but empty" in result.stderr
+    assert "set it to an existing directory" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no metric files left in the current directory
+
+
 @pytest.mark.parametrize(
     ("painel", "message"),
     [
