@@ -9,7 +9,8 @@ shared machine run does not count) round after round, the three handlers in a sh
 in each round, so that a change of load or CPU speed hits them alike within a fraction of a
 second. A handler's cost in a process is its fastest batch (the least disturbed); each
 process gives a ratio of overheads painel / django-prometheus. Processes alternate between
-single-process and multiprocess mode (PROMETHEUS_MULTIPROC_DIR set), and several of each
+single-process and multiprocess mode (PROMETHEUS_MULTIPROC_DIR set, on /dev/shm when there
+is one), and several of each
 average out what differs between processes (memory layout, hash seeds).
 It prints per handler the median cost per request over the processes and its overhead over
 bare Django, the ratio of those overheads and the range of the processes' own ratios, with the
@@ -134,7 +135,11 @@ def run_child(requests: int, rounds: int) -> dict[str, float]:
 def measure(multiprocess: bool, requests: int, rounds: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with tempfile.TemporaryDirectory(prefix="painel-bench-") as multiproc_dir:
+    # On tmpfs when the machine has one, as deployments keep the directory (docs/scaling.md,
+    # docs/kubernetes.md): on a disk the kernel writes the mapped pages back and the next write
+    # to each faults, a cost of the disk that lands on whichever handler writes next.
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(prefix="painel-bench-", dir=shm) as multiproc_dir:
         if multiprocess:
             env["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
         argv = [sys.executable, __file__, "--child", "--requests", str(requests)]

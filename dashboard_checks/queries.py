@@ -54,7 +54,7 @@ class PanelQuery:
     instant: bool = False  # an instant query (tables, stats), else a range query
     panel_type: str = ""  # timeseries, table, stat...
     range_seconds: int = 0  # the range Grafana asks for: the dashboard's or the panel's own
-    step_seconds: int = 0  # the range query's step, $__interval
+    step_seconds: int = 15  # a range query's step: the panel's $__interval
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.dashboard, self.panel, self.ref_id, self.expr))
@@ -147,6 +147,15 @@ def substitute(
     """`expr` with every variable replaced; an unknown variable is an error, never left in."""
     chosen = dict(variables or {})
     declared = {v["name"]: v for v in dashboard.get("templating", {}).get("list", [])}
+    # A panel's relative time and min interval may hold variables too (Grafana replaces them).
+    panel = {
+        **panel,
+        **{
+            key: _VARIABLE.sub(lambda m: _raw_value(m, declared, chosen), panel[key])
+            for key in ("timeFrom", "interval")
+            if isinstance(panel.get(key), str)
+        },
+    }
     builtins = builtin_variables(panel, time_range)
 
     def replace(match: re.Match) -> str:
@@ -162,6 +171,17 @@ def substitute(
         return _format(variable, value, match.group("format"))
 
     return _VARIABLE.sub(replace, expr)
+
+
+def _raw_value(match: re.Match, declared: Mapping[str, Any], chosen: Mapping[str, Any]) -> str:
+    """A single-value variable's value as is (in a panel's relative time or interval)."""
+    name = match.group("plain") or match.group("braced") or match.group("old")
+    if name not in declared:
+        raise ValueError(f"unknown variable ${name} in a panel option")
+    value = chosen.get(name, (declared[name].get("current") or {}).get("value"))
+    if isinstance(value, list | tuple):
+        (value,) = value
+    return str(value)
 
 
 def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -184,7 +204,11 @@ def iter_panel_queries(
     left out take their current value from the dashboard.
     """
     for panel in iter_panels(dashboard):
-        builtins = builtin_variables(panel, time_range)
+        # Through substitute: a panel's interval or relative time may be a variable.
+        step_ms, range_s = (
+            int(substitute(name, dashboard, panel, variables, time_range))
+            for name in ("$__interval_ms", "$__range_s")
+        )
         for target in panel.get("targets", []):
             if target.get("hide") or not target.get("expr"):
                 continue
@@ -195,20 +219,31 @@ def iter_panel_queries(
                 expr=substitute(target["expr"], dashboard, panel, variables, time_range),
                 instant=bool(target.get("instant")),
                 panel_type=panel.get("type", ""),
-                range_seconds=int(builtins["__range_s"]),
-                step_seconds=int(builtins["__interval_ms"]) // 1000,
+                range_seconds=range_s,
+                step_seconds=step_ms // 1000,
             )
 
 
+LABEL_VALUES = re.compile(r"\s*label_values\((?P<selector>.+),\s*(?P<label>\w+)\)\s*")
+QUERY_RESULT = re.compile(r"\s*query_result\((?P<expr>.+)\)\s*")
+
+
 def query_variable_selectors(dashboard: Mapping[str, Any]) -> Sequence[str]:
-    """The series selectors of the dashboard's label_values() variables, substituted."""
+    """The series selectors of the dashboard's label_values() variables and the expressions
+    of its query_result() ones, substituted."""
     selectors = []
     for variable in dashboard.get("templating", {}).get("list", []):
         query = variable.get("query")
         if variable.get("type") != "query" or not isinstance(query, str):
             continue
-        match = re.fullmatch(r"\s*label_values\((?P<selector>.+),\s*\w+\)\s*", query)
+        match = LABEL_VALUES.fullmatch(query)
+        if match is not None:
+            selectors.append(substitute(match.group("selector"), dashboard, {}, None))
+            continue
+        match = QUERY_RESULT.fullmatch(query)
         if match is None:
-            raise ValueError(f"variable {variable['name']!r}: not a label_values() query")
-        selectors.append(substitute(match.group("selector"), dashboard, {}, None))
+            raise ValueError(
+                f"variable {variable['name']!r}: not label_values() nor query_result()"
+            )
+        selectors.append(substitute(match.group("expr"), dashboard, {}, None))
     return selectors

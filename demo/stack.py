@@ -98,6 +98,7 @@ class Stack:
         scrape_interval: str = "5s",
         alert_for: str | None = None,
         probe_interval: float = 15.0,
+        rule_files: list[Path] | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.log_dir = Path(log_dir or self.workdir / "logs").resolve()
@@ -158,6 +159,7 @@ class Stack:
             interval=scrape_interval,
             alert_for=alert_for,
             port=self.ports["prometheus"],
+            rule_files=rule_files,  # None: the repository's
         )
         self.components = [
             self._server("redis", self.redis),

@@ -14,6 +14,12 @@ from .multiprocess import dropped
 
 logger = logging.getLogger("painel.metrics")
 
+EMPTY_MULTIPROC_DIR = (
+    "PROMETHEUS_MULTIPROC_DIR is set but empty, which prometheus_client takes as the current "
+    "directory: set it to an existing directory (a multiprocess server such as gunicorn) or "
+    "unset it (a single process)"
+)
+
 
 def _checked_by_gunicorn_master() -> bool:
     hooks = sys.modules.get("django_middleware.gunicorn")
@@ -28,6 +34,10 @@ class PainelConfig(AppConfig):
     def ready(self) -> None:
         conf.get()
         multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if multiproc_dir == "":
+            # prometheus_client takes a set variable as multiprocess mode whatever its value,
+            # and an empty one as the current directory: files nobody cleans nor merges.
+            raise ImproperlyConfigured(EMPTY_MULTIPROC_DIR)
         if multiproc_dir and not os.path.isdir(multiproc_dir):
             if _checked_by_gunicorn_master():
                 # It was there when gunicorn started: removed since. A worker that refused

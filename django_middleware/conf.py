@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_HEADER": "X-Tenant-ID",
     "TENANT_RESOLVER": None,
     "MAX_TENANTS": 200,
+    "TENANT_LATENCY": "per_endpoint",
     "SLOW_REQUEST_THRESHOLD": 0.5,
     "BUCKETS": DEFAULT_BUCKETS,
     "EXCLUDED_PATHS": ("/metrics", "/health"),
@@ -37,6 +38,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 USER_FIELDS = ("id", "username", None)
+# Which latency series carry the tenant (the series budget, README "Series budget"):
+# per_endpoint: the duration histogram and the slow counter by method, endpoint and tenant;
+# per_tenant: those by method and endpoint, plus a histogram by tenant alone;
+# off: those by method and endpoint, no latency per tenant.
+TENANT_LATENCIES = ("per_endpoint", "per_tenant", "off")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Settings:
     tenant_meta_key: str  # the header as Django stores it in request.META
     tenant_resolver: Callable[[Any], Any] | None
     max_tenants: int
+    tenant_latency: str  # one of TENANT_LATENCIES
     slow_request_threshold: float
     buckets: tuple[float, ...]
     excluded_paths: frozenset[str]
@@ -168,6 +175,13 @@ def build(raw: Any) -> Settings:
     if isinstance(max_tenants, bool) or not isinstance(max_tenants, int) or max_tenants < 1:
         raise _fail("MAX_TENANTS", f"must be a positive integer, got {max_tenants!r}")
 
+    tenant_latency = values["TENANT_LATENCY"]
+    if tenant_latency not in TENANT_LATENCIES:
+        raise _fail(
+            "TENANT_LATENCY",
+            f"must be one of {', '.join(map(repr, TENANT_LATENCIES))}, got {tenant_latency!r}",
+        )
+
     buckets = _buckets(values["BUCKETS"])
     threshold = _number("SLOW_REQUEST_THRESHOLD", values["SLOW_REQUEST_THRESHOLD"])
     if threshold not in buckets:
@@ -191,6 +205,7 @@ def build(raw: Any) -> Settings:
         tenant_meta_key="HTTP_" + header.upper().replace("-", "_"),
         tenant_resolver=_callable("TENANT_RESOLVER", resolver) if resolver else None,
         max_tenants=max_tenants,
+        tenant_latency=tenant_latency,
         slow_request_threshold=threshold,
         buckets=buckets,
         excluded_paths=frozenset(p for p in excluded if not p.endswith("/")),

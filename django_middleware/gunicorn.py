@@ -22,6 +22,12 @@ directory_checked = False
 def multiproc_dir() -> Path:
     """The validated PROMETHEUS_MULTIPROC_DIR; exits with what to fix when it is wrong."""
     value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if value == "":
+        sys.exit(
+            "painel: PROMETHEUS_MULTIPROC_DIR is set but empty (prometheus_client would write "
+            "into the current directory): set it to an existing directory, writable by the "
+            "workers, before starting gunicorn (e.g. PROMETHEUS_MULTIPROC_DIR=/run/painel)"
+        )
     if not value:
         sys.exit(
             "painel: set PROMETHEUS_MULTIPROC_DIR to an existing directory, writable by the "

@@ -8,6 +8,8 @@ from typing import Any
 
 from painel.capped import CappedValues
 
+from .multiprocess.admitted import SharedCappedValues
+
 STANDARD_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 )
@@ -63,13 +65,21 @@ class TenantLabels:
 
     First that answers: the configured resolver, django-tenants' `request.tenant.schema_name`,
     the tenant header, else `<none>`. Values are cut at 64 characters; once `max_tenants`
-    distinct values have been seen, new ones count as `<other>`.
+    distinct values have been admitted (in the process, or in the whole gunicorn instance
+    with a shared cap), new ones count as `<other>`.
     """
 
-    def __init__(self, meta_key: str, resolver: Any, max_tenants: int) -> None:
+    def __init__(
+        self,
+        meta_key: str,
+        resolver: Any,
+        max_tenants: int,
+        cap: CappedValues | SharedCappedValues | None = None,
+    ) -> None:
         self.meta_key = meta_key
         self.resolver = resolver
-        self.cap = CappedValues(max_tenants, TENANT_MAX_LENGTH)
+        # Under gunicorn a cap shared by the workers (runtime.py), else this process's own.
+        self.cap = cap if cap is not None else CappedValues(max_tenants, TENANT_MAX_LENGTH)
         self._resolver_error_logged_at = -RESOLVER_ERROR_LOG_INTERVAL
 
     def __call__(self, request: Any) -> str:

@@ -6,6 +6,7 @@ per registry, so when tests change PAINEL the old metrics are unregistered first
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from django.core.signals import setting_changed
 
 from . import conf
-from .labels import TenantLabels
+from .labels import TENANT_MAX_LENGTH, TenantLabels
 from .metrics import HttpMetrics
+from .multiprocess.admitted import SharedCappedValues
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,25 @@ def current() -> Runtime:
                 settings = conf.get()
                 _current = Runtime(
                     settings=settings,
-                    metrics=HttpMetrics(settings.buckets),
+                    metrics=HttpMetrics(settings.buckets, tenant_latency=settings.tenant_latency),
                     tenants=TenantLabels(
-                        settings.tenant_meta_key, settings.tenant_resolver, settings.max_tenants
+                        settings.tenant_meta_key,
+                        settings.tenant_resolver,
+                        settings.max_tenants,
+                        _shared_tenant_cap(settings),
                     ),
                 )
             runtime = _current
     return runtime
+
+
+def _shared_tenant_cap(settings: conf.Settings) -> SharedCappedValues | None:
+    """Under gunicorn (PROMETHEUS_MULTIPROC_DIR set) MAX_TENANTS holds for the instance: every
+    worker, recycled ones too, admits the same tenants through the metrics directory."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return None  # a single process: TenantLabels keeps its own cap
+    return SharedCappedValues(settings.max_tenants, TENANT_MAX_LENGTH, directory)
 
 
 def reset() -> None:

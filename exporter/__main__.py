@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scraper,
             extras,
             HttpAuth(settings.basic_auth, settings.bearer_token, realm="painel-exporter"),
+            settings.web,
         )
     except OSError as exc:
         print(
@@ -62,8 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: threading.Thread(target=server.shutdown).start())
     host, port = server.server_address[:2]
     log.info(
-        "painel-exporter %s listening on %s:%s with collectors %s",
+        "painel-exporter %s listening on %s://%s:%s with collectors %s",
         VERSION,
+        "https" if settings.web is not None and settings.web.tls else "http",
         host,
         port,
         ", ".join(c.name for c in settings.collectors),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from exporter import collectors as registry
 from exporter.collectors.base import Collector, CollectorModule, ConfigError
 from exporter.credentials import remember_secret, scrub_known
+from exporter.web.config import WebConfigFile
 from painel import VERSION
 
 ENV_PREFIX = "PAINEL_EXPORTER_"
@@ -87,6 +88,7 @@ class Settings:
     port: int
     basic_auth: tuple[str, str] | None
     bearer_token: str | None
+    web: WebConfigFile | None = None
     collectors: list[Collector] = field(default_factory=list)
 
 
@@ -146,6 +148,13 @@ def build_parser(modules: Sequence[CollectorModule]) -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="require 'Authorization: Bearer TOKEN' on / and /metrics "
         "(with --basic-auth, either is accepted)",
+    )
+    core.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        help="TLS and bcrypt basic auth in the exporter-toolkit format that node_exporter "
+        "and redis_exporter read; re-read when it or its certificates change",
     )
     core.add_argument(
         "--log-level",
@@ -264,6 +273,8 @@ def _settings(
         bearer_token=args.bearer_token or None,
     )
     remember_secret(settings.bearer_token or "")  # likewise
+    if args.web_config_file:
+        settings.web = WebConfigFile(args.web_config_file)
     for module in _select(modules, args):
         try:
             settings.collectors.extend(module.build(args))

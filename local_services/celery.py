@@ -27,6 +27,8 @@ class CeleryWorker:
         heartbeat_interval: int = 1,
         events: bool = True,
         key_prefix: str = "",
+        pool: str = "prefork",
+        concurrency: int = 1,
     ) -> None:
         self.broker_url = broker_url
         self.nodename = f"{name}@localhost"
@@ -36,8 +38,8 @@ class CeleryWorker:
             "--hostname", self.nodename,
             "--queues", ",".join(queues),
             "--heartbeat-interval", str(heartbeat_interval),
-            "--concurrency", "1",
-            "--pool", "prefork",
+            "--concurrency", str(concurrency),
+            "--pool", pool,
             # mingle and gossip wait for peers at start-up: nothing to learn in a test.
             "--without-mingle", "--without-gossip",
             "--loglevel", "INFO",

@@ -8,6 +8,10 @@ day-over-day queries have a yesterday to compare with.
 Alert rules wait `for:` minutes in production; a test cannot. With `alert_for="2s"` the
 server loads a rewritten copy of each rule file, in its own work directory, where every
 alert's `for:` is that value. Nothing else in the rules changes.
+
+With `agent=True` it runs in agent mode (`--enable-feature=agent`): it scrapes and sends
+everything to its `remote_write` urls with its `external_labels`, keeps only a WAL, has no
+rules and answers no queries (deploy/victoriametrics/, docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
@@ -27,6 +30,7 @@ from prometheus.render_config import render_config
 from .paths import REPO_ROOT
 from .ports import free_port
 from .process import ManagedProcess
+from .query_api import QueryAPI
 from .waiting import wait_for_port, wait_until
 
 RULES_DIR = REPO_ROOT / "prometheus" / "rules"
@@ -66,7 +70,7 @@ def rewrite_alert_for(rule_file: Path, out_dir: Path, alert_for: str) -> Path:
     return out
 
 
-class PrometheusServer:
+class PrometheusServer(QueryAPI):
     def __init__(
         self,
         workdir: Path,
@@ -78,17 +82,28 @@ class PrometheusServer:
         interval: str = "1s",
         port: int | None = None,
         retention: str = "7d",
+        scrape_configs: Iterable[dict] | None = None,
+        agent: bool = False,
+        external_labels: dict[str, str] | None = None,
+        remote_write: Iterable[str] = (),
     ) -> None:
-        """django, exporter: host:port targets of the `django` and `painel-exporter` jobs."""
+        """django, exporter: host:port targets of the `django` and `painel-exporter` jobs;
+        `scrape_configs`: Prometheus scrape jobs of your own instead of those two."""
         self.workdir = Path(workdir)
         self.django = list(django)
         self.exporter = list(exporter)
-        self.rule_files = list(rule_files) if rule_files is not None else repository_rule_files()
+        self.agent = agent
+        self.external_labels = dict(external_labels or {})
+        self.remote_write = list(remote_write)
+        if rule_files is None:
+            rule_files = [] if agent else repository_rule_files()
+        self.rule_files = list(rule_files)
         self.alert_for = alert_for
         self.alertmanager = alertmanager
         self.interval = interval
         self.port = port or free_port()
         self.retention = retention
+        self.scrape_configs = list(scrape_configs) if scrape_configs is not None else None
         self.data_dir = self.workdir / "data"
         self.config_path = self.workdir / "prometheus.yml"
         self.process: ManagedProcess | None = None
@@ -110,23 +125,36 @@ class PrometheusServer:
             [self.alertmanager] if self.alertmanager else [],
             rule_files=[str(path) for path in rules],
             scrape_interval=self.interval,
+            scrape_configs=self.scrape_configs,
+            external_labels=self.external_labels,
+            remote_write=self.remote_write,
+            agent=self.agent,
         )
         self.config_path.write_text(text)
         return self.config_path
 
-    def start(self) -> PrometheusServer:
-        self.write_config()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def argv(self) -> list[str]:
+        if self.agent:  # Debian's 2.42: agent mode is a feature flag, with its own WAL flag
+            storage = ["--enable-feature=agent", f"--storage.agent.path={self.data_dir}"]
+        else:
+            storage = [
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--storage.tsdb.retention.time={self.retention}",
+                "--enable-feature=exemplar-storage",
+            ]
         argv = [
             _binary("prometheus"),
             f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.data_dir}",
-            f"--storage.tsdb.retention.time={self.retention}",
+            *storage,
             f"--web.listen-address=127.0.0.1:{self.port}",
-            "--enable-feature=exemplar-storage",
             "--web.enable-lifecycle",
         ]
-        self.process = ManagedProcess(f"prometheus-{self.port}", argv, self.workdir)
+        return argv
+
+    def start(self) -> PrometheusServer:
+        self.write_config()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = ManagedProcess(f"prometheus-{self.port}", self.argv(), self.workdir)
         self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/-/ready", timeout=60))
         return self
 
@@ -193,30 +221,6 @@ class PrometheusServer:
 
     # --- the HTTP API -------------------------------------------------------------------
 
-    def api(self, path: str, **params: Any) -> Any:
-        response = httpx.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
-        body = response.json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
-
-    def query(self, expr: str, at: float | None = None) -> list[dict]:
-        """The instant vector (or scalar as one sample) of `expr`: [{metric, value}]."""
-        params = {"query": expr} if at is None else {"query": expr, "time": at}
-        data = self.api("query", **params)
-        if data["resultType"] in ("scalar", "string"):
-            return [{"metric": {}, "value": data["result"]}]
-        return data["result"]
-
-    def value(self, expr: str, at: float | None = None) -> float | None:
-        """The single number `expr` gives, None when empty; more than one series is an error."""
-        result = self.query(expr, at)
-        if not result:
-            return None
-        if len(result) > 1:
-            raise ValueError(f"{expr} gives {len(result)} series, expected one")
-        return float(result[0]["value"][1])
-
     def alerts(self) -> list[dict]:
         return self.api("alerts")["alerts"]
 
@@ -226,15 +230,6 @@ class PrometheusServer:
 
     def rule_groups(self) -> list[dict]:
         return self.api("rules")["groups"]
-
-    def wait_until(
-        self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5, what: str = ""
-    ) -> Any:
-        """Poll `check` until it returns something truthy; API errors (a query on series that
-        are not there yet) count as not yet."""
-        return wait_until(
-            check, timeout, every, what=what, ignore=(RuntimeError, ValueError, httpx.HTTPError)
-        )
 
 
 class AlertmanagerServer:

@@ -1,14 +1,15 @@
-"""The one configuration painel's Prometheus rules are generated from.
+"""The one configuration painel's Prometheus rules and Grafana dashboards are generated from.
 
-`MixinConfig()` holds the defaults the committed rules are rendered with; `load_config(path)`
-reads a YAML file of the same keys (any subset) and refuses a key it does not know, so a
-typo fails with a message instead of leaving a default in place.
+`MixinConfig()` holds the defaults the committed rules and dashboards are rendered with;
+`load_config(path)` reads a YAML file of the same keys (any subset) and refuses a key it
+does not know, so a typo fails with a message instead of leaving a default in place.
 
     # painel-mixin.yml
     app_job_selector: 'job="shop"'
     availability_objective: 0.995
     runbook_base_url: https://wiki.example.com/painel/runbook
     extra_labels: {team: shop}
+    cluster_label: cluster
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django_middleware.conf import DEFAULTS
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/painel/painel/blob/main/docs/runbook.md"
 
 _DURATION = re.compile(r"[1-9][0-9]*[mhdw]")
+_INTERVAL = re.compile(r"[1-9][0-9]*[smh]")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # Labels the rules set themselves: an extra label may not override them.
 _RESERVED_LABELS = {"severity", "alertname", "job", "instance"}
@@ -54,17 +56,29 @@ class MixinConfig:
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     # labels added to every alert (routing: team, service)
     extra_labels: Mapping[str, str] = field(default_factory=dict)
+    # share of 5xx over 5 minutes that pages (DjangoHighErrorRate): 10 times the budget of
+    # 99.9%, so 2% of errors pages within 10 minutes, where the budget alerts' hour takes 43
+    error_ratio_threshold: float = 0.01
     # traffic floors: below them a few slow or failed requests or tasks are no alert
     error_rate_min_requests_per_second: float = 1.0
     latency_min_requests_per_second: float = 0.1
     task_failure_min_runs: int = 10  # runs of the task in the 10-minute window
+    # the label telling several Prometheus servers' series apart behind one data source
+    # (an external label such as `cluster`): rules keep it, dashboards get a variable on
+    # it; None for one Prometheus (no variable, rules as without it)
+    cluster_label: str | None = None
+    # how often the per-interval counts the range tables add up are recorded (the group
+    # painel.django.increase.rules); at least the scrape interval. Their names keep
+    # `increase1m`, which the dashboards read: a shorter interval is for tests that cannot
+    # wait a minute, a longer one costs accuracy at the range's edges.
+    range_rules_interval: str = "1m"
 
     def __post_init__(self) -> None:
         for name in ("app_job_selector", "exporter_job_selector"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip() or "{" in value or "}" in value:
                 raise ConfigError(f'{name}: give label matchers without braces, like job="django"')
-        for name in ("availability_objective", "latency_objective"):
+        for name in ("availability_objective", "latency_objective", "error_ratio_threshold"):
             value = getattr(self, name)
             if not _number(value) or not 0 < value < 1:
                 raise ConfigError(f"{name} {value!r}: give a share between 0 and 1, like 0.999")
@@ -80,6 +94,9 @@ class MixinConfig:
                 raise ConfigError(f"{name} {value!r}: give a positive number")
         if not isinstance(self.slo_window, str) or not _DURATION.fullmatch(self.slo_window):
             raise ConfigError(f"slo_window {self.slo_window!r}: give a duration like 30d or 4w")
+        interval = self.range_rules_interval
+        if not isinstance(interval, str) or not _INTERVAL.fullmatch(interval):
+            raise ConfigError(f"range_rules_interval {interval!r}: give a duration like 1m or 30s")
         url = self.runbook_base_url
         if not isinstance(url, str) or not re.match(r"https?://[^\s#]+$", url):
             raise ConfigError(
@@ -96,6 +113,19 @@ class MixinConfig:
             if not isinstance(value, str):
                 raise ConfigError(f"extra_labels: the value of {key!r} must be a string")
         object.__setattr__(self, "extra_labels", MappingProxyType(dict(self.extra_labels)))
+        label = self.cluster_label
+        if label is not None:
+            if (
+                not isinstance(label, str)
+                or not _LABEL_NAME.fullmatch(label)
+                or label.startswith("__")
+            ):
+                raise ConfigError(
+                    f"cluster_label {label!r}: give a Prometheus label name like cluster, "
+                    "or leave it out for one Prometheus"
+                )
+            if label in _RESERVED_LABELS | {"le"}:
+                raise ConfigError(f"cluster_label {label!r}: the series already use that label")
 
     @property
     def slo_window_hours(self) -> float:

@@ -18,6 +18,11 @@ class Selector:
     name: str | None
     range_seconds: float | None  # the [range] when it is a range vector selector
     function: str | None  # the function taking that range vector, if any
+    matchers: frozenset[str] = frozenset()  # its label matchers as written: job=~"a|b"
+
+
+def _matchers(vector) -> frozenset[str]:
+    return frozenset(str(m) for m in vector.matchers.matchers)
 
 
 def _children(node) -> list:
@@ -45,11 +50,11 @@ def selectors(expr: str) -> Iterator[Selector]:
 
 def _walk(node, function: str | None) -> Iterator[Selector]:
     if isinstance(node, promql.VectorSelector):
-        yield Selector(node.name, None, None)
+        yield Selector(node.name, None, None, _matchers(node))
         return
     if isinstance(node, promql.MatrixSelector):
         vector = node.vector_selector
-        yield Selector(vector.name, node.range.total_seconds(), function)
+        yield Selector(vector.name, node.range.total_seconds(), function, _matchers(vector))
         return
     inner_function = node.func.name if isinstance(node, promql.Call) else None
     for child in _children(node):

@@ -14,6 +14,9 @@ command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmana
 # the real exporters painel's compatibility test and benchmark compare against
 command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
 command -v prometheus-redis-exporter >/dev/null || need_apt+=(prometheus-redis-exporter)
+# the long-term store of docs/scaling.md and its end-to-end test: victoria-metrics, vmalert
+command -v victoria-metrics >/dev/null || need_apt+=(victoria-metrics)
+command -v vmalert >/dev/null || need_apt+=(victoria-metrics)
 # Debian's python3 leaves ensurepip (so pip in a new venv) to the python3-venv package.
 if [ ! -x "$ROOT/.venv/bin/python" ] && ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
   need_apt+=(python3-venv)
@@ -29,7 +32,8 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   # (systemd, else the init script and its pidfile), never other processes by name.
   for pkg in "${need_apt[@]}"; do
     case "$pkg" in
-      prometheus | prometheus-alertmanager | prometheus-node-exporter | prometheus-redis-exporter)
+      prometheus | prometheus-alertmanager | prometheus-node-exporter | prometheus-redis-exporter \
+        | victoria-metrics)
         systemctl disable --now "$pkg" 2>/dev/null \
           || { service "$pkg" stop >/dev/null 2>&1; update-rc.d "$pkg" disable >/dev/null 2>&1; } \
           || true ;;

@@ -1,17 +1,19 @@
 """Write the generated parts of deploy/kubernetes/ (`python -m deploy.kubernetes.render`).
 
-- generated/prometheus-rules.yaml: one PrometheusRule per prometheus/rules/*.yml, its groups
-  as they are in the file;
-- generated/grafana-dashboards.yaml: one ConfigMap per grafana/dashboards/**/*.json, labelled
-  `grafana_dashboard: "1"` for the Grafana sidecar of kube-prometheus-stack.
+- generated/prometheus-rules.yaml: one PrometheusRule per rule file of
+  prometheus/rules_generator (prometheus/rules/*.yml), its groups as they are in the file;
+- generated/grafana-dashboards.yaml: one ConfigMap per dashboard of grafana/generator
+  (grafana/dashboards/*.json), labelled `grafana_dashboard: "1"` for the Grafana sidecar of
+  kube-prometheus-stack.
 
-Both read whatever rule files and dashboards are there, so run this again after changing
-either; a test fails while the committed files differ from this output.
+Both are rendered from one MixinConfig, so rules and dashboards agree: the defaults (then
+they are the committed rule files and dashboards; a test fails while the committed files
+differ from this output), or `--config painel-mixin.yml` (your jobs, threshold, runbook,
+cluster label) with `--out DIR` for your own overlay.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -19,8 +21,10 @@ from typing import Any
 
 import yaml
 
-from grafana.generator.generate import DASHBOARDS_DIR
-from prometheus.rules_generator.render import RULES_DIR
+from grafana.generator.generate import rendered as rendered_dashboards
+from mixin.cli import render_main
+from mixin.config import MixinConfig
+from prometheus.rules_generator.render import render_rule_files
 
 KUSTOMIZE_DIR = Path(__file__).resolve().parent
 RULES_FILE = "generated/prometheus-rules.yaml"
@@ -50,16 +54,16 @@ def resource_name(stem: str) -> str:
     return name
 
 
-def prometheus_rules() -> list[dict[str, Any]]:
+def prometheus_rules(config: MixinConfig | None = None) -> list[dict[str, Any]]:
     rules = []
-    for path in sorted(RULES_DIR.glob("*.yml")):
-        groups = yaml.safe_load(path.read_text())["groups"]
+    for file_name, text in sorted(render_rule_files(config).items()):
+        groups = yaml.safe_load(text)["groups"]
         rules.append(
             {
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "PrometheusRule",
                 "metadata": {
-                    "name": f"painel-{resource_name(path.stem)}",
+                    "name": f"painel-{resource_name(Path(file_name).stem)}",
                     "labels": {**PART_OF, **RELEASE_LABEL},
                 },
                 "spec": {"groups": groups},
@@ -68,11 +72,10 @@ def prometheus_rules() -> list[dict[str, Any]]:
     return rules
 
 
-def dashboard_config_maps() -> list[dict[str, Any]]:
+def dashboard_config_maps(config: MixinConfig | None = None) -> list[dict[str, Any]]:
     config_maps = []
-    for path in sorted(DASHBOARDS_DIR.rglob("*.json")):
-        name = resource_name(str(path.relative_to(DASHBOARDS_DIR).with_suffix("")))
-        text = path.read_text()
+    for file_name, text in sorted(rendered_dashboards(config).items()):
+        name = resource_name(Path(file_name).stem)
         json.loads(text)  # a broken dashboard stops here, not in Grafana's sidecar
         config_maps.append(
             {
@@ -107,22 +110,36 @@ def to_text(header: str, documents: list[dict[str, Any]]) -> str:
     )
 
 
-def rendered() -> dict[str, str]:
+def rendered(config: MixinConfig | None = None) -> dict[str, str]:
     """Path under deploy/kubernetes/ -> text of each generated file."""
     return {
-        RULES_FILE: to_text(_header("prometheus/rules/*.yml"), prometheus_rules()),
-        DASHBOARDS_FILE: to_text(_header("grafana/dashboards/"), dashboard_config_maps()),
+        RULES_FILE: to_text(
+            _header("mixin/config.py by prometheus/rules_generator"), prometheus_rules(config)
+        ),
+        DASHBOARDS_FILE: to_text(
+            _header("mixin/config.py by grafana/generator"), dashboard_config_maps(config)
+        ),
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.parse_args(argv)
-    for name, text in rendered().items():
-        path = KUSTOMIZE_DIR / name
+def write_rendered(config: MixinConfig, out_dir: Path) -> list[Path]:
+    written = []
+    for name, text in rendered(config).items():
+        path = Path(out_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        print(path)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    render_main(
+        "python -m deploy.kubernetes.render",
+        __doc__.split("\n")[0],
+        KUSTOMIZE_DIR,
+        write_rendered,
+        argv,
+    )
 
 
 if __name__ == "__main__":

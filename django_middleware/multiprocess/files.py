@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from painel import new_series
 
+from . import admitted
 from .combine import rule_for
 from .lock import LOCK_NAME
 
@@ -115,7 +116,7 @@ def remove_stale_files(path: str) -> None:
     """Empty the directory of an earlier run's files (gunicorn's on_starting, no worker yet)."""
     suffixes = (DB_SUFFIX, CLAIMED_SUFFIX, TMP_SUFFIX, UNREADABLE_SUFFIX)
     for name in os.listdir(path):
-        if name.endswith(suffixes) or name in (LOCK_NAME, new_series.FILE_NAME):
+        if name.endswith(suffixes) or name in (LOCK_NAME, new_series.FILE_NAME, admitted.FILE_NAME):
             os.unlink(os.path.join(path, name))
 
 

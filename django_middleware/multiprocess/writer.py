@@ -24,8 +24,7 @@ from typing import Any
 
 from .files import VALUE_AND_TIMESTAMP
 
-_pack_value = VALUE_AND_TIMESTAMP.pack
-_VALUE_SIZE = VALUE_AND_TIMESTAMP.size
+_pack_into = VALUE_AND_TIMESTAMP.pack_into
 _getpid = os.getpid
 
 # One lock for every MmapRequestSeries of the process, as prometheus_client has one for its
@@ -40,6 +39,15 @@ def _renew_lock() -> None:
 
 
 os.register_at_fork(after_in_child=_renew_lock)
+
+# Every child has its own list of the same bounds: one tuple for all keeps the bisect's
+# floats in cache when each request writes another series.
+_bounds: dict[tuple[float, ...], tuple[float, ...]] = {}
+
+
+def _shared_bounds(bounds: list[float]) -> tuple[float, ...]:
+    key = tuple(bounds)
+    return _bounds.setdefault(key, key)
 
 
 class MmapRequestSeries:
@@ -56,11 +64,12 @@ class MmapRequestSeries:
         self._count_value = requests._value
         self._sum_value = duration._sum
         self._bucket_values = duration._buckets
-        self._bounds = duration._upper_bounds  # ends with +Inf, as the buckets do
+        self._bounds = _shared_bounds(duration._upper_bounds)  # ends with +Inf, as the buckets do
         self._pid = 0  # bound at the first write
-        # count, sum, then the buckets: (value object, its file, the offset of its 16 bytes);
-        # None while a value has no place in its file (a full directory, say)
-        self._places: list[tuple[Any, Any, int]] | None = []
+        # count, sum, then the buckets, each as value object, its file, the offset of its 16
+        # bytes, in one flat tuple (no object per value to fetch on each request); None while
+        # a value has no place in its file (a full directory, say)
+        self._places: tuple | None = ()
 
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
         # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
@@ -74,22 +83,37 @@ class MmapRequestSeries:
             if places is None:
                 self._record_through_values(seconds)
                 return
-            _add(places[0], 1.0)
-            _add(places[1], seconds)
+            # What prometheus_client's MmapedValue.inc does, without its lock and pid check,
+            # spelled out three times (a call each would cost more than the write): the
+            # in-memory value stays current for its get(), the file gets value and timestamp
+            # 0, packed in place. file._m, not a copy: prometheus_client maps the file anew
+            # when it grows.
+            value = places[0]
+            value._value = total = value._value + 1.0
+            _pack_into(places[1]._m, places[2], total, 0.0)
+            value = places[3]
+            value._value = total = value._value + seconds
+            _pack_into(places[4]._m, places[5], total, 0.0)
             # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
-            _add(places[2 + bisect_left(self._bounds, seconds)], 1.0)
+            at = 6 + 3 * bisect_left(self._bounds, seconds)
+            value = places[at]
+            value._value = total = value._value + 1.0
+            _pack_into(places[at + 1]._m, places[at + 2], total, 0.0)
 
     def _bind(self) -> None:
         """Look up where the values live in this process's files (again after a fork)."""
         # After a fork prometheus_client reopens its files for the new pid, and resets every
         # value from them, at the next use of any value: get() is one.
         self._count_value.get()
-        values = (self._count_value, self._sum_value, *self._bucket_values)
+        values = self._values()
         self._pid = _getpid()
         if all(value._key in value._file._positions for value in values):
-            self._places = [_place(value) for value in values]
+            self._places = tuple(item for value in values for item in _place(value))
         else:
             self._places = None
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self._count_value, self._sum_value, *self._bucket_values)
 
     def _record_through_values(self, seconds: float) -> None:
         # prometheus_client's values write through safe_mmap, which counts what it cannot
@@ -100,18 +124,57 @@ class MmapRequestSeries:
         self._bind()
 
 
+class MmapTenantRequestSeries(MmapRequestSeries):
+    """Plus a per-tenant duration histogram child (PAINEL TENANT_LATENCY "per_tenant"), with
+    the same bounds: its sum and bucket written under the same lock. A separate class so
+    that the common writer above stays as it is."""
+
+    __slots__ = ("_tenant_sum_value", "_tenant_bucket_values", "_tenant_at")
+
+    def __init__(self, requests: Any, duration: Any, tenant_duration: Any) -> None:
+        super().__init__(requests, duration)
+        self._tenant_sum_value = tenant_duration._sum
+        self._tenant_bucket_values = tenant_duration._buckets
+        # where the tenant sum's value, file and offset start in _places, its buckets after
+        self._tenant_at = 3 * (2 + len(self._bucket_values))
+
+    def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
+        with _lock:
+            if self._pid != _getpid():
+                self._bind()
+            places = self._places
+            if places is None:
+                self._record_through_values(seconds)
+                return
+            bucket = bisect_left(self._bounds, seconds)
+            _add(places, 0, 1.0)
+            _add(places, 3, seconds)
+            _add(places, 6 + 3 * bucket, 1.0)
+            tenant_at = self._tenant_at
+            _add(places, tenant_at, seconds)
+            _add(places, tenant_at + 3 + 3 * bucket, 1.0)
+
+    def _values(self) -> tuple[Any, ...]:
+        return (*super()._values(), self._tenant_sum_value, *self._tenant_bucket_values)
+
+    def _record_through_values(self, seconds: float) -> None:
+        bucket = bisect_left(self._bounds, seconds)
+        self._tenant_sum_value.inc(seconds)
+        self._tenant_bucket_values[bucket].inc(1.0)
+        super()._record_through_values(seconds)
+
+
+def _add(places: tuple, at: int, amount: float) -> None:
+    """MmapRequestSeries.record's write of the value whose place starts at `at`, as a call:
+    the per-tenant writer's five writes need no hand-spelled copy."""
+    value = places[at]
+    value._value = total = value._value + amount
+    _pack_into(places[at + 1]._m, places[at + 2], total, 0.0)
+
+
 def _place(value: Any) -> tuple[Any, Any, int]:
     file = value._file
     return value, file, file._positions[value._key]
-
-
-def _add(place: tuple[Any, Any, int], amount: float) -> None:
-    # What prometheus_client's MmapedValue.inc does, without its lock and pid check: the
-    # in-memory value stays current for its get(), the file gets value and timestamp 0.
-    value, file, offset = place
-    value._value = total = value._value + amount
-    # file._m, not a copy: prometheus_client maps the file anew when it grows.
-    file._m[offset : offset + _VALUE_SIZE] = _pack_value(total, 0.0)
 
 
 def _writes_mmap_files(value: Any) -> bool:
@@ -129,12 +192,19 @@ def _writes_mmap_files(value: Any) -> bool:
     )
 
 
-def can_write(requests: Any, duration: Any) -> bool:
-    """Whether MmapRequestSeries can write these two children (multiprocess mode, and
-    prometheus_client's values as this module expects them)."""
-    buckets = getattr(duration, "_buckets", None)
-    bounds = getattr(duration, "_upper_bounds", None)
-    values = (getattr(requests, "_value", None), getattr(duration, "_sum", None), *(buckets or ()))
-    return bool(
-        buckets and bounds and len(buckets) == len(bounds) and all(map(_writes_mmap_files, values))
-    )
+def can_write(requests: Any, *durations: Any) -> bool:
+    """Whether MmapRequestSeries can write these children (multiprocess mode, and
+    prometheus_client's values as this module expects them); histograms of equal bounds."""
+    values = [getattr(requests, "_value", None)]
+    bounds = getattr(durations[0], "_upper_bounds", None)
+    for duration in durations:
+        buckets = getattr(duration, "_buckets", None)
+        if not (
+            buckets
+            and bounds
+            and len(buckets) == len(bounds)
+            and getattr(duration, "_upper_bounds", None) == bounds
+        ):
+            return False
+        values += [getattr(duration, "_sum", None), *buckets]
+    return all(map(_writes_mmap_files, values))

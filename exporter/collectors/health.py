@@ -1,7 +1,8 @@
 """Health probes: each --health-url fetched every --interval on its own thread.
 
 blackbox_exporter's names (probe_success, probe_duration_seconds, probe_http_status_code)
-plus health_component_up from the middleware's /health JSON. Probing on a schedule of its
+plus health_component_up from the middleware's /health JSON, and counters of probes made
+and failed (per target, and per component /health reported not ok). Probing on a schedule of its
 own, not per scrape, keeps a slow target from ever holding up /metrics (blackbox users
 lose the whole probe when the probe outlasts Prometheus's scrape timeout) and keeps the
 probe rate independent of how many Prometheus servers scrape us.
@@ -26,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from exporter.collectors.base import Collector, ConfigError
 from exporter.config import seconds
 from exporter.credentials import mask_url, scrub
+from painel.capped import CappedValues
 
 NAME = "health"
 log = logging.getLogger("painel.exporter.health")
@@ -112,7 +114,14 @@ class Probe:
         netloc = parts.netloc.rpartition("@")[2]
         self._plain_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         self.last: ProbeResult | None = None
+        # Counters, written by this target's probe thread under the collector's lock.
         self.invalid_responses = 0
+        self.checks = 0
+        self.failures = 0
+        # Names come from the remote end and may change between answers: bounded over the
+        # process's life, not only per answer (later new names count as <other>).
+        self.component_names = CappedValues(MAX_COMPONENTS, MAX_COMPONENT_NAME)
+        self.component_failures: dict[str, int] = {}
 
     def run(self) -> ProbeResult:
         started = time.perf_counter()
@@ -230,6 +239,13 @@ class HealthCollector(Collector):
     def _record(self, probe: Probe, result: ProbeResult) -> None:
         with self._lock:
             previous, probe.last = probe.last, result
+            probe.checks += 1
+            probe.failures += 0 if result.success else 1
+            for component, up in (result.components or {}).items():
+                # created at 0 when first reported, so a later first failure is a step
+                name = probe.component_names(component)
+                failures = probe.component_failures
+                failures[name] = failures.get(name, 0) + (0 if up else 1)
         if not result.success and (previous is None or previous.error != result.error):
             log.warning("health %s failed: %s", probe.target, result.error)
         elif result.success and previous is not None and not previous.success:
@@ -270,10 +286,31 @@ class HealthCollector(Collector):
             "Probe answers whose body was not the /health JSON.",
             labels=["target"],
         )
+        checks = CounterMetricFamily(
+            "health_checks", "Probes made (one every --interval).", labels=["target"]
+        )
+        failures = CounterMetricFamily(
+            "health_check_failures",
+            "Probes that failed (probe_success 0): no answer, too slow, not 2xx, not ok.",
+            labels=["target"],
+        )
+        component_failures = CounterMetricFamily(
+            "health_component_failures",
+            "Probes in which /health reported the component not ok.",
+            labels=["target", "component"],
+        )
         with self._lock:
-            latest = [(p, p.last, p.invalid_responses) for p in self.probes]
-        for probe, result, invalid_count in latest:
+            latest = [
+                (p, p.last, p.invalid_responses, p.checks, p.failures, dict(p.component_failures))
+                for p in self.probes
+            ]
+        for probe, result, invalid_count, check_count, failure_count, by_component in latest:
+            # every target's counters from start-up, so its first failure is a step from 0
             invalid.add_metric([probe.target], invalid_count)
+            checks.add_metric([probe.target], check_count)
+            failures.add_metric([probe.target], failure_count)
+            for component, count in by_component.items():
+                component_failures.add_metric([probe.target, component], count)
             if result is None:
                 continue
             success.add_metric([probe.target], 1.0 if result.success else 0.0)
@@ -281,4 +318,7 @@ class HealthCollector(Collector):
             status_code.add_metric([probe.target], result.status_code)
             for component, up in (result.components or {}).items():
                 component_up.add_metric([probe.target, component], 1.0 if up else 0.0)
-        return [success, duration, status_code, component_up, invalid]
+        return [
+            success, duration, status_code, component_up, invalid,
+            checks, failures, component_failures,
+        ]  # fmt: skip

@@ -2,17 +2,27 @@
 
 Every panel and every target reads from the `$datasource` variable (never a fixed data source,
 so a dashboard imported by hand works with any Prometheus), and every panel has a unit.
+
+Dashboards are rendered with the rules' MixinConfig (`rendering_with(config)`, set by
+generate.py). A query never writes its label matchers by hand: it takes them from
+`app()`, `app_recorded()`, `exporter()` or `scoped()`, which add the configured job
+selectors and the `$job` / `$cluster` variables, so that two apps on one Prometheus are
+never summed together and a new panel is scoped like every other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
+    DashboardLinkType,
     DashboardRangeMapOptions,
     DataSourceRef,
     DataTransformerConfig,
@@ -28,27 +38,173 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from mixin.config import MixinConfig
+from prometheus.rules_generator.promql import number
+
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
-# Default PAINEL SLOW_REQUEST_THRESHOLD, and the DjangoHighLatency alert's bound.
-SLOW_THRESHOLD_SECONDS = 0.5
 REF_IDS = "ABCDEFGHIJ"
+# The app's jobs the dashboard shows: a variable, so that two apps are never summed.
+JOB = 'job=~"$job"'
+# Series every app scrape has, to list the jobs and clusters from.
+APP_METRIC = "django_http_requests_total"
+EXPORTER_METRIC = "painel_exporter_build_info"
+
+_DEFAULTS = MixinConfig()
+# Frozen, so sharing the one default instance is safe.
+_CONFIG: ContextVar[MixinConfig] = ContextVar("painel_dashboard_config", default=_DEFAULTS)  # noqa: B039
 
 
-def new_dashboard(uid: str, title: str, description: str, time_from: str) -> dashboard.Dashboard:
-    """A dashboard with painel's defaults and the `datasource` variable every panel uses."""
-    return (
+# Every painel dashboard carries this tag: the links between them are the tag's dashboards.
+TAG = "painel"
+
+
+class _Raw(cogbuilder.Builder):
+    """A piece of the JSON model written as Grafana stores it, where the SDK's model lacks
+    fields (a Prometheus annotation's step, title and tag keys) or adds others (a data link)."""
+
+    def __init__(self, model: dict) -> None:
+        self._model = model
+
+    def build(self) -> dict:
+        return self._model
+
+
+def alerts_annotation() -> _Raw:
+    """Firing alerts as annotations: one region per alert and series, titled with its name."""
+    return _Raw(
+        {
+            "name": "Firing alerts",
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "enable": True,
+            "iconColor": "red",
+            "expr": series("ALERTS", scoped('alertstate="firing"')),
+            "step": "60s",
+            "titleFormat": "{{alertname}}",
+            "textFormat": "{{severity}}: {{job}} {{instance}}",
+            "tagKeys": "alertname,severity",
+            "useValueForTime": False,
+        }
+    )
+
+
+@contextmanager
+def rendering_with(config: MixinConfig) -> Iterator[MixinConfig]:
+    """Build dashboards with `config` (its selectors, threshold, runbook, cluster label)."""
+    token = _CONFIG.set(config)
+    try:
+        yield config
+    finally:
+        _CONFIG.reset(token)
+
+
+def config() -> MixinConfig:
+    """The configuration the dashboards are being built with (the defaults unless
+    `rendering_with` says otherwise)."""
+    return _CONFIG.get()
+
+
+def slow_threshold() -> float:
+    """Seconds: the slow-request threshold the rules' latency SLO and alert use."""
+    return config().slow_request_threshold
+
+
+def slow_threshold_text() -> str:
+    """The threshold as the descriptions write it: 500 ms, 2.5 s."""
+    seconds = slow_threshold()
+    return f"{number(seconds * 1000)} ms" if seconds < 1 else f"{number(seconds)} s"
+
+
+def _cluster() -> list[str]:
+    label = config().cluster_label
+    return [f'{label}=~"$cluster"'] if label else []
+
+
+def _join(*parts: str) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def app(*matchers: str) -> str:
+    """Label matchers (no braces) of the app's raw series: the configured app selector, the
+    `$cluster` and `$job` variables, then `matchers`."""
+    return _join(config().app_job_selector, *_cluster(), JOB, *matchers)
+
+
+def app_recorded(*matchers: str) -> str:
+    """Label matchers of a recording rule's app series: `$cluster`, `$job`, `matchers`. The
+    rules already read only the app's jobs and keep `job` (and the cluster label) but drop
+    the selector's other labels, so the selector itself would match nothing here."""
+    return _join(*_cluster(), JOB, *matchers)
+
+
+def exporter(*matchers: str) -> str:
+    """Label matchers of the exporter's raw series: the configured exporter selector,
+    `$cluster`, then `matchers`. No job variable: an exporter's job says nothing of which
+    app it watches; its own labels (instance, target, addr, queue_name, log) do, and the
+    dashboards have variables on those."""
+    return _join(config().exporter_job_selector, *_cluster(), *matchers)
+
+
+def scoped(*matchers: str) -> str:
+    """Label matchers of any other series (the exporter's recording rules, ALERTS):
+    `$cluster` when there is one, then `matchers`."""
+    return _join(*_cluster(), *matchers)
+
+
+def series(metric: str, matchers: str) -> str:
+    """`metric{matchers}`, or the bare name when there are none."""
+    return f"{metric}{{{matchers}}}" if matchers else metric
+
+
+def new_dashboard(
+    uid: str, title: str, description: str, time_from: str, *, shows_app: bool = False
+) -> dashboard.Dashboard:
+    """A dashboard with painel's defaults, the `datasource` variable every panel uses, a
+    `cluster` variable when the configuration names a cluster label, the `job` variable
+    when it shows the app's series (`shows_app`), and a link to the runbook."""
+    settings = config()
+    board = (
         dashboard.Dashboard(title)
         .uid(uid)
         .description(description)
-        .tags(["painel"])
+        .tags([TAG])
         .time(time_from, "now")
         .refresh("1m")
         .timezone("browser")
         .tooltip(DashboardCursorSync.CROSSHAIR)
+        .link(
+            dashboard.DashboardLink("Runbook")
+            .type(DashboardLinkType.LINK)
+            .url(settings.runbook_base_url)
+            .tooltip("What to do when one of painel's alerts fires")
+            .icon("doc")
+            .target_blank(True)
+        )
+        .link(
+            dashboard.DashboardLink("painel dashboards")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags([TAG])
+            .as_dropdown(False)
+            .include_vars(True)
+            .keep_time(True)
+        )
+        .annotation(alerts_annotation())
         .with_variable(
             dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
         )
     )
+    if settings.cluster_label:
+        source = (
+            series(APP_METRIC, settings.app_job_selector)
+            if shows_app
+            else series(EXPORTER_METRIC, settings.exporter_job_selector)
+        )
+        board = board.with_variable(
+            label_variable("cluster", "Cluster", source, settings.cluster_label)
+        )
+    if shows_app:
+        jobs = series(APP_METRIC, _join(settings.app_job_selector, *_cluster()))
+        board = board.with_variable(label_variable("job", "Job", jobs, "job"))
+    return board
 
 
 def label_variable(
@@ -282,3 +438,33 @@ def status_code_mappings() -> list:
         ValueMap(options={"0": ValueMappingResult(text="no answer", color="red", index=4)})
     )
     return mappings
+
+
+def recorded(selector: str) -> str:
+    """A 5-minute recording rule in a graph: averaged over each step, so that at long
+    ranges (steps longer than the rule's evaluation interval) every sample counts, not
+    just the one at each step."""
+    return f"avg_over_time({selector}[$__rate_interval])"
+
+
+def ranked(n: int, by: str, shown: str, score: str) -> str:
+    """`shown` (one series per `by`) kept for the `n` highest `score`: `score` holds
+    `[$__range] @ end()`, so the ranking is made once over the whole selected range, the
+    legend holds `n` series and no line breaks where it would leave a per-step top n."""
+    return f"{shown} and on ({by}) topk({n}, {score})"
+
+
+def range_total(metric_selector: str, by: str) -> str:
+    """A counter's increase over the whole selected range, per `by`, as of the range's end."""
+    return f"sum by ({by}) (increase({metric_selector}[$__range] @ end()))"
+
+
+def requests_link(title: str, **fields: str) -> _Raw:
+    """A data link to the Requests board, its variables set from the clicked row's `fields`
+    (variable -> field name), the time range kept."""
+    params = "&".join(
+        f"var-{variable}=${{__data.fields.{field}:percentencode}}"
+        for variable, field in fields.items()
+    )
+    url = f"/d/painel-requests/painel-requests?{params}&${{__url_time_range}}"
+    return _Raw({"title": title, "url": url, "targetBlank": False})

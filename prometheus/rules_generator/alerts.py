@@ -62,17 +62,20 @@ def node(config: MixinConfig) -> list[dict]:
 
 def django(config: MixinConfig) -> list[dict]:
     floor = number(config.error_rate_min_requests_per_second)
+    ratio = number(config.error_ratio_threshold)
+    percent = f"{config.error_ratio_threshold * 100:g}%"
     latency_floor = number(config.latency_min_requests_per_second)
     threshold = number(config.slow_request_threshold)
     return [
+        # Pages on a short window: the budget alerts' hour is too slow for a sudden 2%.
         # Only above a traffic floor: at night a single 500 among a few requests would page.
         alert(
             config,
             "DjangoHighErrorRate",
             "critical",
-            "job:django_http_requests_5xx:ratio_rate5m >= 0.05\nand on (job)\n"
+            f"job:django_http_requests_5xx:ratio_rate5m >= {ratio}\nand on (job)\n"
             f"job:django_http_requests:rate5m > {floor}",
-            "At least 5% of the app's responses are server errors (5xx).",
+            f"At least {percent} of the app's responses are server errors (5xx).",
             "{{ $value | humanizePercentage }} of the responses of job {{ $labels.job }} were "
             f"5xx over the last 5 minutes, at more than {floor} req/s (below "
             "that the alert stays silent).",

@@ -16,6 +16,8 @@ from prometheus.rules_generator.rule import group, record
 
 REQUESTS = "django_http_requests_total"
 DURATION = "django_http_request_duration_seconds"
+# Only with PAINEL TENANT_LATENCY "per_tenant" (README "Series budget"); else these are empty.
+TENANT_DURATION = "django_http_tenant_request_duration_seconds"
 SERVER_ERRORS = 'status=~"5.."'
 # filesystems that are memory or images, never "full" in a way to act on
 _VIRTUAL_FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay"'
@@ -87,6 +89,18 @@ def django(config: MixinConfig) -> dict:
                 rate_sum("job", f"{DURATION}_count", app, "5m"),
             ),
             record(
+                "tenant:django_http_tenant_request_duration_seconds_bucket:rate5m",
+                rate_sum("job, tenant, le", f"{TENANT_DURATION}_bucket", app, "5m"),
+            ),
+            record(
+                "tenant:django_http_tenant_request_duration_seconds_sum:rate5m",
+                rate_sum("job, tenant", f"{TENANT_DURATION}_sum", app, "5m"),
+            ),
+            record(
+                "tenant:django_http_tenant_request_duration_seconds_count:rate5m",
+                rate_sum("job, tenant", f"{TENANT_DURATION}_count", app, "5m"),
+            ),
+            record(
                 "endpoint_method_tenant:django_http_slow_requests:rate5m",
                 rate_sum(per_request, "django_http_slow_requests_total", app, "5m"),
             ),
@@ -102,11 +116,12 @@ def django(config: MixinConfig) -> dict:
 
 # The tables over the selected range add up these per-minute counts instead of reading the
 # raw counters: one series per endpoint, method and tenant (no instance, no status) and one
-# sample a minute, a fraction of the samples, however long the range.
-INCREASE_INTERVAL = "1m"
+# sample a minute, a fraction of the samples, however long the range. The interval is
+# MixinConfig.range_rules_interval (1m; tests render a shorter one); the names keep 1m.
+INCREASE_NAME = "endpoint_method_tenant:{}:increase1m"
 
 
-def minute_increase(by: str, metric: str, selector: str) -> str:
+def minute_increase(by: str, metric: str, selector: str, interval: str) -> str:
     """What the counters grew by since the previous evaluation, summed `by`.
 
     The difference from the value a minute ago telescopes: the minutes of a range add up to
@@ -117,42 +132,34 @@ def minute_increase(by: str, metric: str, selector: str) -> str:
     past at once.
     """
     raw = select(metric, selector)
-    ago = f"{raw} offset {INCREASE_INTERVAL}"
+    ago = f"{raw} offset {interval}"
     return (
         f"sum by ({by}) (\n"
         f"  ({raw} - {ago}) >= 0\n"
         f"  or\n"
-        f"  increase({raw}[{INCREASE_INTERVAL}]) and {ago}\n"
+        f"  increase({raw}[{interval}]) and {ago}\n"
         f"  or\n"
-        f"  {raw} - min_over_time({raw}[{INCREASE_INTERVAL}])\n"
+        f"  {raw} - min_over_time({raw}[{interval}])\n"
         f")"
     )
 
 
 def django_increases(config: MixinConfig) -> dict:
-    app = config.app_job_selector
+    app, every = config.app_job_selector, config.range_rules_interval
     per_request = "job, endpoint, method, tenant"
-    name = "endpoint_method_tenant:{}:increase" + INCREASE_INTERVAL
+    counters = (
+        ("django_http_requests", per_request, REQUESTS),
+        (f"{DURATION}_bucket", f"{per_request}, le", f"{DURATION}_bucket"),
+        (f"{DURATION}_sum", per_request, f"{DURATION}_sum"),
+        (f"{DURATION}_count", per_request, f"{DURATION}_count"),
+        ("django_http_slow_requests", per_request, "django_http_slow_requests_total"),
+    )
     rules = [
-        record(name.format("django_http_requests"), minute_increase(per_request, REQUESTS, app)),
-        record(
-            name.format(f"{DURATION}_bucket"),
-            minute_increase(f"{per_request}, le", f"{DURATION}_bucket", app),
-        ),
-        record(
-            name.format(f"{DURATION}_sum"), minute_increase(per_request, f"{DURATION}_sum", app)
-        ),
-        record(
-            name.format(f"{DURATION}_count"),
-            minute_increase(per_request, f"{DURATION}_count", app),
-        ),
-        record(
-            name.format("django_http_slow_requests"),
-            minute_increase(per_request, "django_http_slow_requests_total", app),
-        ),
+        record(INCREASE_NAME.format(name), minute_increase(by, metric, app, every))
+        for name, by, metric in counters
     ]
-    # `x offset 1m` is the previous evaluation only when the group runs every minute.
-    return {"name": "painel.django.increase.rules", "interval": INCREASE_INTERVAL, "rules": rules}
+    # `x offset <interval>` is the previous evaluation only when the group runs that often.
+    return {"name": "painel.django.increase.rules", "interval": every, "rules": rules}
 
 
 def node(config: MixinConfig) -> dict:

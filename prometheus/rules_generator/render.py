@@ -8,6 +8,7 @@ import yaml
 
 from mixin.config import MixinConfig
 from prometheus.rules_generator import alerts, recording, slo
+from prometheus.rules_generator.promql import keep_cluster
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 HEADER = (
@@ -33,6 +34,10 @@ def render_rule_files(config: MixinConfig | None = None) -> dict[str, str]:
     config = config or MixinConfig()
     files = {"recording": recording.groups(config), "alerts": alerts.groups(config)}
     files["slo"] = slo.groups(config)
+    for groups in files.values():
+        for group in groups:
+            for rule in group["rules"]:
+                rule["expr"] = keep_cluster(rule["expr"], config.cluster_label)
     return {
         f"{module}.yml": HEADER.format(module=module)
         + yaml.dump({"groups": groups}, Dumper=_Dumper, sort_keys=False, width=1000)

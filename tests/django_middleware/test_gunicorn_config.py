@@ -32,6 +32,19 @@ def test_gunicorn_refuses_to_start_without_a_multiprocess_directory(tmp_path):
     assert "set PROMETHEUS_MULTIPROC_DIR to an existing directory" in result.stderr
 
 
+def test_gunicorn_refuses_to_start_with_an_empty_multiprocess_directory(tmp_path):
+    server = GunicornServer(tmp_path, WSGI_APP, workers=1, env=server_env(), multiprocess=False)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    result = subprocess.run(
+        server.argv(), cwd=workdir, env={**os.environ, **server.env, "PROMETHEUS_MULTIPROC_DIR": ""},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR is set but empty" in result.stderr
+    assert list(workdir.iterdir()) == []  # no metric files in the current directory
+
+
 def test_files_left_by_an_earlier_run_are_not_counted_again(tmp_path):
     server = GunicornServer(
         tmp_path, WSGI_APP, workers=1, env=server_env(), empty_multiproc_dir=False

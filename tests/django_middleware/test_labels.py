@@ -95,3 +95,42 @@ def test_excluded_paths_are_configurable_with_prefixes(client, painel):
         client.get("/metrics")
         client.get("/")
         assert {labels["endpoint"] for labels in label_sets(REQUESTS)} == {"/"}
+
+
+def test_per_tenant_latency_moves_the_tenant_to_its_own_histogram(client, painel):
+    with painel(TENANT_LATENCY="per_tenant", SLOW_REQUEST_THRESHOLD=0.1):
+        client.get("/api/v1/orders/1/", HTTP_X_TENANT_ID="acme")
+        client.get("/api/v1/orders/2/", HTTP_X_TENANT_ID="globex")
+        client.get("/sleep/150/", HTTP_X_TENANT_ID="acme")
+        orders = {"method": "GET", "endpoint": "/api/v1/orders/<int:pk>/"}
+        # Request (and error) rates keep the tenant.
+        assert requests(**orders, status="200", tenant="acme") == 1
+        assert requests(**orders, status="200", tenant="globex") == 1
+        # Latency per endpoint, exact, without the tenant.
+        assert sample("django_http_request_duration_seconds_count", **orders) == 2
+        assert {
+            tuple(sorted(labels)) for labels in label_sets("django_http_slow_requests_total")
+        } == {("endpoint", "method")}
+        assert (
+            sample("django_http_slow_requests_total", method="GET", endpoint="/sleep/<int:ms>/")
+            == 1
+        )
+        # Latency per tenant, over its endpoints.
+        tenant_count = "django_http_tenant_request_duration_seconds_count"
+        assert sample(tenant_count, tenant="acme") == 2
+        assert sample(tenant_count, tenant="globex") == 1
+        assert (
+            sample("django_http_tenant_request_duration_seconds_bucket", tenant="acme", le="0.1")
+            == 1
+        )
+
+
+def test_latency_without_tenant_when_off(client, painel):
+    with painel(TENANT_LATENCY="off"):
+        client.get("/api/v1/orders/1/", HTTP_X_TENANT_ID="acme")
+        assert requests(
+            method="GET", endpoint="/api/v1/orders/<int:pk>/", status="200", tenant="acme"
+        )
+        durations = label_sets("django_http_request_duration_seconds_count")
+        assert durations == [{"method": "GET", "endpoint": "/api/v1/orders/<int:pk>/"}]
+        assert not label_sets("django_http_tenant_request_duration_seconds_count")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -187,3 +188,32 @@ def test_random_traffic_leaves_a_bounded_number_of_series(client, painel):
     # 5 endpoints x 5 methods x 26 tenants x at most 5 status codes, whatever the traffic.
     assert len(requests) <= 5 * 5 * 26 * 5
     assert len(durations) <= 5 * 5 * 26
+
+
+def test_the_look_up_of_requests_as_they_come_stays_as_bounded_as_the_labels(painel):
+    # The middleware finds a request's series from its method, route, status and tenant header
+    # as they come; random methods and tenants must not grow that look-up past the series.
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.urls import Resolver404, resolve
+
+    def view(request):
+        # Unmatched: resolver_match stays None, as in Django's handler.
+        with contextlib.suppress(Resolver404):
+            request.resolver_match = resolve(request.path_info)
+        return HttpResponse()
+
+    rng = random.Random(7)
+    factory = RequestFactory()
+    methods = ["GET", "POST", "PURGE", "FOO"]
+    with painel(MAX_TENANTS=5):
+        middleware = MetricsMiddleware(view)
+        for _ in range(3000):
+            tenant = "".join(rng.choices(string.ascii_letters, k=rng.randint(1, 100)))
+            request = factory.generic(rng.choice(methods), random_path(rng))
+            request.META["HTTP_X_TENANT_ID"] = rng.choice([tenant, "acme", ""])
+            middleware(request)
+        series = label_sets("django_http_requests_total")
+        assert sum(sample("django_http_requests_total", **labels) for labels in series) == 3000
+    assert {labels["tenant"] for labels in series} >= {"acme", "<none>", "<other>"}
+    assert 0 < len(middleware.seen) <= len(series)

@@ -31,6 +31,24 @@ def test_django_refuses_to_start_with_a_slow_threshold_off_the_buckets():
     assert "PAINEL['SLOW_REQUEST_THRESHOLD'] must be one of the BUCKETS bounds" in result.stderr
 
 
+def test_django_refuses_to_start_with_an_empty_multiprocess_directory(tmp_path):
+    # prometheus_client would take "" as multiprocess mode in the current directory.
+    env = {**os.environ, **server_env(), "PYTHONPATH": str(REPO_ROOT)}
+    env["PROMETHEUS_MULTIPROC_DIR"] = ""
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: PROMETHEUS_MULTIPROC_DIR is set but empty" in result.stderr
+    assert "set it to an existing directory" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no metric files left in the current directory
+
+
 @pytest.mark.parametrize(
     ("painel", "message"),
     [
@@ -38,6 +56,10 @@ def test_django_refuses_to_start_with_a_slow_threshold_off_the_buckets():
         ({"TENANT_HEADER": "X_Tenant"}, "PAINEL['TENANT_HEADER'] must be a header name of"),
         ({"TENANT_HEADER": None}, "PAINEL['TENANT_HEADER'] must be a header name of"),
         ({"MAX_TENANTS": 0}, "PAINEL['MAX_TENANTS'] must be a positive integer"),
+        (
+            {"TENANT_LATENCY": "tenant_only"},
+            "PAINEL['TENANT_LATENCY'] must be one of 'per_endpoint', 'per_tenant', 'off'",
+        ),
         ({"BUCKETS": [0.1, 0.05]}, "PAINEL['BUCKETS'] must be strictly increasing"),
         ({"USER_FIELD": "email"}, "PAINEL['USER_FIELD'] must be 'id', 'username' or None"),
         ({"TENANT_RESOLVER": "no.such.resolver"}, "PAINEL['TENANT_RESOLVER'] cannot import"),
@@ -58,6 +80,7 @@ def test_defaults_are_the_documented_ones():
     settings = conf.build({})
     assert settings.tenant_header == "X-Tenant-ID"
     assert settings.max_tenants == 200
+    assert settings.tenant_latency == "per_endpoint"
     assert settings.slow_request_threshold == 0.5
     assert settings.buckets == (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
     assert settings.excluded_paths == {"/metrics", "/health"}

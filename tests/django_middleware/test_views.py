@@ -33,8 +33,9 @@ def test_metrics_speaks_text_and_openmetrics(client, painel):
     assert expected <= text_names and expected <= om_names
 
 
-def test_every_metric_the_middleware_publishes_is_in_the_readme(client, painel):
-    with painel(SLOW_REQUEST_THRESHOLD=0.005):
+@pytest.mark.parametrize("tenant_latency", ["per_endpoint", "per_tenant"])
+def test_every_metric_the_middleware_publishes_is_in_the_readme(client, painel, tenant_latency):
+    with painel(SLOW_REQUEST_THRESHOLD=0.005, TENANT_LATENCY=tenant_latency):
         client.get("/sleep/10/", HTTP_X_TENANT_ID="acme")  # slow: every series has a sample
         client.raise_request_exception = False
         client.get("/boom/value/")
@@ -42,6 +43,8 @@ def test_every_metric_the_middleware_publishes_is_in_the_readme(client, painel):
     # prometheus_client's `*_created` gauges: the README says how to turn them off.
     families = {f.name: f for f in parse_text(text) if not f.name.endswith("_created")}
     assert families["django_http_exceptions"].samples
+    if tenant_latency == "per_tenant":
+        assert families["django_http_tenant_request_duration_seconds"].samples
     assert undocumented(SimpleNamespace(families=families), ("django_http_",)) == []
 
 

@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 
 from local_services.celery import CeleryWorker
 from local_services.exporter import ExporterProcess
 from local_services.gunicorn import PAINEL_CONFIG, GunicornServer
-from local_services.prometheus import PrometheusServer
-from local_services.waiting import wait_until
 from tests.django_middleware.helpers import server_env
 from tests.exporter.test_logs import file_logger, raise_and_log
-
-HOLD = 3  # covers both servers' intervals
-INTERVALS = ("1s", "2s")
-WINDOW = "5m"  # from before anything was sent: increase() counts the whole test
+from tests.support.increase import HOLD, assert_counted, counted, two_prometheus, wait_scraping
 
 
 def _app(workdir, name, multiprocess):
@@ -58,36 +52,14 @@ def stack(tmp_path, redis_server):
         for service in [*apps, exporter]:
             started.append(service.start())
         targets = [f"127.0.0.1:{app.port}" for app in apps]
-        servers = [
-            PrometheusServer(
-                tmp_path / f"prometheus-{interval}",
-                targets,
-                [f"127.0.0.1:{exporter.port}"],
-                rule_files=[],
-                interval=interval,
-            )
-            for interval in INTERVALS
-        ]
+        servers = two_prometheus(tmp_path, targets, [f"127.0.0.1:{exporter.port}"])
         for server in servers:
             started.append(server.start())
-        for server in servers:  # every target scraped a few times before the first event
-            server.wait_until(lambda s=server: s.value("count(count_over_time(up[1m]) > 2)") == 3)
+        wait_scraping(servers, 3)  # every target scraped a few times before the first event
         yield apps, exporter, errors_log, servers, redis_server
     finally:
         for service in reversed(started):
             service.stop()
-
-
-def _counted(server, expr):
-    """sum(increase(expr[WINDOW])), each series' increase taken at its latest sample: there
-    Prometheus extrapolates neither end (a series that starts at 0 is not extended back)."""
-    total = 0.0
-    for series in server.query(f"timestamp({expr})"):
-        at = float(series["value"][1])
-        for found in server.query(f"increase({expr}[{WINDOW}])", at=at):
-            if found["metric"] == series["metric"]:
-                total += float(found["value"][1])
-    return round(total, 6)
 
 
 def test_first_events_after_prometheus_started_are_counted_exactly(stack, tmp_path):
@@ -113,25 +85,12 @@ def test_first_events_after_prometheus_started_are_counted_exactly(stack, tmp_pa
             'log_messages_total{log="errors",level="error"}': 3,
             'celery_task_failed_total{name="painel.fail",hostname="joined@localhost"}': 1,
         }
+        assert_counted(servers, expected)
         for server in servers:
-            for expr, sent in expected.items():
-                wait_until(
-                    lambda s=server, e=expr, n=sent: _counted(s, e) == n,
-                    30,
-                    ignore=(RuntimeError, ValueError),
-                    what=f"{expr} counted {sent} times through {server.interval}",
-                    detail=lambda s=server, e=expr: (
-                        str(s.query(f"increase({e}[{WINDOW}])")) + str(s.query(e))
-                    ),
-                )
-        time.sleep(2 * HOLD)  # and nothing more shows up later
-        for server in servers:
-            for expr, sent in expected.items():
-                assert _counted(server, expr) == sent, (server.interval, expr)
             for app in apps:  # gunicorn's workers and the single process each count theirs
                 burst = (
                     f'django_http_requests_total{{tenant="burst",instance="127.0.0.1:{app.port}"}}'
                 )
-                assert _counted(server, burst) == 40, (server.interval, app.name)
+                assert counted(server, burst) == 40, (server.interval, app.name)
     finally:
         worker.stop()

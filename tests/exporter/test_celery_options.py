@@ -23,6 +23,11 @@ def test_missing_task_events_are_reported_until_enable_events_turns_them_on(redi
     try:
         with ExporterProcess(tmp_path, base, name="passive") as passive:
             passive.wait_for(lambda s: sample(s, "celery_worker_up", hostname=worker.nodename) == 1)
+            # a regular heartbeat (with the count of tasks processed) before the task: the
+            # exporter's wake-up call is answered by a heartbeat without that count
+            passive.wait_for(
+                lambda s: sample(s, "painel_exporter_celery_events_received_total") >= 2
+            )
             worker.send("painel.succeed")
             passive.wait_for(lambda s: sample(s, gauge) == 1)
             assert "NO TASK EVENTS from quiet@localhost" in passive.get("/").body
@@ -86,8 +91,13 @@ def test_key_prefix_label_caps_and_malformed_events(redis_server, tmp_path):
             # nothing consumes "reports": only task-sent events and the backlog itself
             for name in ("report.a", "report.b", "report.c", "report.d"):
                 producer.send_task(name, queue="reports", priority=6)
+            # the queue length is read from Redis, the task-sent events arrive on their own
             scrape = exporter.wait_for(
-                lambda s: sample(s, "celery_queue_length", queue_name="reports") == 4
+                lambda s: (
+                    sample(s, "celery_queue_length", queue_name="reports") == 4
+                    and sum(v for _, v in s.samples("celery_task_sent_total", queue_name="reports"))
+                    == 4
+                )
             )
             assert redis_server.client().llen("tenant1:reports\x06\x166") == 4
             sent = {
@@ -147,3 +157,21 @@ def test_broker_password_stays_out_of_errors_status_and_page(tmp_path):
         wait_until(lambda: "no celery events from" in exporter.log(), 10)
         assert "s3cret-pw" not in page + exporter.scrape().text + exporter.log()
         assert "redis://:***@127.0.0.1:1/0" in page
+
+
+def test_a_message_on_the_events_channel_that_is_no_event_is_skipped(redis_server, tmp_path):
+    flags = ["--collectors", "celery", "--broker-url", redis_server.url]
+    producer = make_app(redis_server.url)
+    try:
+        with ExporterProcess(tmp_path, flags) as exporter:
+            wait_for_receiver(exporter, producer)
+            # what kombu publishes events to on Redis db 0, but not a kombu message
+            redis_server.client().publish("/0.celeryev/task.started", b"\x00not json")
+            exporter.wait_for(
+                lambda s: sample(s, "painel_exporter_celery_events_skipped_total") == 1
+            )
+            assert "skipped a celery events message that does not decode" in exporter.log()
+            producer.send_task("painel.later", queue="celery")  # and events still count
+            exporter.wait_for(lambda s: sample(s, "celery_task_sent_total", "painel.later") == 1)
+    finally:
+        producer.close()

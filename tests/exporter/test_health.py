@@ -139,6 +139,18 @@ def test_healthy_down_slow_503_and_garbage_targets(app, tmp_path):
         assert scrape.value("probe_http_status_code", target=garbage) == 200
         assert scrape.value("health_invalid_responses_total", target=garbage) >= 1
         assert scrape.value("health_invalid_responses_total", target=healthy) == 0
+        # probes made and failed, per target and per failing component
+        for target in targets:
+            assert scrape.value("health_checks_total", target=target) >= 1
+        assert scrape.value("health_check_failures_total", target=healthy) == 0
+        for target in (down, flaky, garbage):
+            failed = scrape.value("health_check_failures_total", target=target)
+            assert failed == scrape.value("health_checks_total", target=target)
+        component_failures = "health_component_failures_total"
+        assert scrape.value(component_failures, target=flaky, component="database") >= 1
+        assert scrape.value(component_failures, target=flaky, component="cache") == 0
+        assert scrape.value(component_failures, target=healthy, component="database") == 0
+        assert scrape.samples(component_failures, target=down) == []  # no /health JSON
 
         assert scrape.value("probe_success", target=slow) == 0
         assert scrape.value("probe_duration_seconds", target=slow) >= 0.5

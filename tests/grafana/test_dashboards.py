@@ -51,8 +51,14 @@ def exprs(p: dict) -> list[str]:
 # Variable choices a user makes: everything, one value, several with regex characters.
 VARIABLE_CHOICES = [
     {},
-    {"tenant": "acme", "endpoint": "/api/v1/orders/<int:pk>/", "instance": "h:9811"},
     {
+        "job": "django",
+        "tenant": "acme",
+        "endpoint": "/api/v1/orders/<int:pk>/",
+        "instance": "h:9811",
+    },
+    {
+        "job": ["django", "shop.api"],
         "tenant": ["acme.io", "o'brien (eu)"],
         "endpoint": ["<unmatched>", "/a+b/"],
         "addr": ["redis:6379"],
@@ -191,14 +197,71 @@ def test_response_time_draws_the_middlewares_default_slow_threshold():
     assert trend["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
 
 
-def test_errors_dashboard_shows_hourly_bars_over_24_hours_and_the_top_5_exceptions():
+def test_errors_dashboard_shows_hourly_bars_side_by_side_and_the_top_5_exceptions():
     errors = board("painel-errors")
     hourly = panel(errors, "Errors per hour (last 24 hours)")
-    assert hourly["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars"
+    # A bar chart of one frame joined on time: the two series' bars side by side per hour.
+    assert hourly["type"] == "barchart" and hourly["options"]["xField"] == "Time"
+    assert hourly["options"]["stacking"] == "none"
+    assert [t["id"] for t in hourly["transformations"]] == ["joinByField"]
     assert hourly["timeFrom"] == "24h" and hourly["interval"] == "1h"
-    assert all("increase(" in e and "[1h]" in e for e in exprs(hourly))
-    assert exprs(panel(errors, "5 most frequent exception types"))[0].startswith("topk(5,")
+    # Each step counts the hour after it: the last step (the current hour) is not empty.
+    assert all("increase(" in e and "[1h] offset -1h)" in e for e in exprs(hourly))
+    logs = exprs(panel(errors, "5 most frequent exception types in the logs"))[0]
+    assert "topk(5," in logs and "log_exceptions_total" in logs
+    views = exprs(panel(errors, "5 most frequent exceptions raised by views"))[0]
+    assert views.startswith("topk(5,") and "django_http_exceptions_total" in views
     assert "by (level)" in exprs(panel(errors, "Log records by level"))[0]
+    variables = {v["name"] for v in errors["templating"]["list"]}
+    assert {"tenant", "endpoint"} <= variables
+
+
+def test_tables_link_to_the_requests_board_filtered_on_the_clicked_row():
+    for uid, title, fields in (
+        ("painel-requests", "10 slowest endpoints", ("endpoint", "tenant")),
+        ("painel-errors", "5 most frequent exceptions raised by views", ("endpoint",)),
+    ):
+        (link,) = panel(board(uid), title)["fieldConfig"]["defaults"]["links"]
+        assert link["url"].startswith("/d/painel-requests/")
+        for field in fields:
+            assert f"var-{field}=${{__data.fields.{field}:percentencode}}" in link["url"]
+        assert "${__url_time_range}" in link["url"]
+        # The link's field names are columns the table's queries return.
+        assert all(
+            field in panel(board(uid), title)["transformations"][-1]["options"]["renameByName"]
+            for field in fields
+        )
+
+
+def test_every_dashboard_links_to_the_others_and_shows_firing_alerts():
+    for dashboard in dashboards().values():
+        (link,) = [link for link in dashboard["links"] if link["type"] == "dashboards"]
+        assert link["tags"] == ["painel"] and link["keepTime"] and link["includeVars"]
+        assert "painel" in dashboard["tags"]
+        (alerts,) = dashboard["annotations"]["list"]
+        assert alerts["expr"] == 'ALERTS{alertstate="firing"}'
+        assert alerts["datasource"]["uid"] == "${datasource}"
+
+
+def test_graphs_of_5_minute_rules_average_each_step():
+    """At long ranges Grafana's step outgrows the rules' interval: a graph reading a rule
+    as is would show one sample per step and skip the rest."""
+    bare = []
+    for dashboard in dashboards().values():
+        for p in iter_panels(dashboard):
+            for target in p.get("targets", []):
+                if target.get("instant"):
+                    continue
+                for found in selectors(
+                    target["expr"].replace("$__rate_interval", "1m").replace("$__range", "1h")
+                ):
+                    if (
+                        found.name
+                        and found.name.endswith(":rate5m")
+                        and found.range_seconds is None
+                    ):
+                        bare.append(f"{dashboard['title']} / {p['title']}: {found.name}")
+    assert bare == []
 
 
 def test_system_dashboard_draws_the_80_percent_threshold_and_lists_firing_alerts():
@@ -218,22 +281,40 @@ def test_redis_hit_rate_is_a_ratio_of_summed_rates():
     assert expr.count("sum by (addr) (rate(") == 3
 
 
-def test_health_history_shows_the_last_50_checks_and_day_over_day_uses_offset_1d():
+def test_health_history_spans_50_checks_at_the_exporters_interval_and_uptime_counts_checks():
     health = board("painel-health")
+    variables = {v["name"]: v for v in health["templating"]["list"]}
     history = panel(health, "Health-check history (last 50 checks)")
     assert history["type"] == "state-timeline"
-    assert exprs(history) == ['probe_success{target=~"$target"}']
-    interval = int(history["interval"].rstrip("s"))
-    assert int(history["timeFrom"].rstrip("s")) == 50 * interval
+    assert exprs(history) == ['probe_success{job="painel-exporter", target=~"$target"}']
+    # Step and span come from the check counter: one cell per check whatever --interval is.
+    assert history["interval"] == "${check_interval}s"
+    assert history["timeFrom"] == "${history_range}s"
     assert history["maxDataPoints"] == 50
-    # One cell per check only while the panel's step is the exporter's default probe period.
-    assert interval == build_parser([]).get_default("interval")
+    interval, span = variables["check_interval"], variables["history_range"]
+    assert "health_checks_total" in interval["query"] and interval["hide"] == 2
+    assert (
+        span["query"]
+        == interval["query"].replace("query_result(", "query_result(50 * (", 1)[:-1] + "))"
+    )
+    default = build_parser([]).get_default("interval")
+    assert int(interval["current"]["value"]) == default
+    assert int(span["current"]["value"]) == 50 * default
+    for title in ("Uptime over 24 hours", "Uptime over 7 days"):
+        (expr,) = exprs(panel(health, title))
+        assert "health_check_failures_total" in expr and "health_checks_total" in expr
+        assert "probe_success" not in expr
     comparisons = [p for p in iter_panels(health) if p["title"].endswith("now and yesterday")]
     assert len(comparisons) == 4
     for p in comparisons:
         now, yesterday, change = exprs(p)
         assert "offset 1d" not in now and "offset 1d" in yesterday
         assert "▲" in change and "▼" in change
+
+
+def test_the_redis_board_graphs_the_ping_round_trip():
+    (expr,) = exprs(panel(board("painel-redis-celery"), "PING round trip"))
+    assert metric_names(expr) == {"redis_latency_seconds"}
 
 
 def test_compose_mounts_the_dashboards_where_the_provider_reads_them():

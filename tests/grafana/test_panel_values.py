@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dashboard_checks.queries import TimeRange, iter_panel_queries
+from dashboard_checks.queries import QUERY_RESULT, TimeRange, iter_panel_queries, substitute
 from grafana.generator.generate import DASHBOARDS_DIR
 from local_services.prometheus import RULES_DIR
 from tests.support.promtool import promtool
@@ -135,6 +135,57 @@ def test_response_time_is_the_same_from_the_jobs_rules_and_the_pairs(tmp_path, c
     assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
 
 
+# PAINEL TENANT_LATENCY "per_tenant": the endpoint histogram's rules have no tenant label,
+# acme's own histogram says 0.2 s on average and at most 0.5 s, /report/ 0.7 s and above.
+# The job's rules are /report/'s, its only endpoint (Response time reads them at All).
+ENDPOINT_HISTOGRAM = (
+    ("django_http_request_duration_seconds_bucket:rate5m", "0x10", {"le": "0.5"}),
+    ("django_http_request_duration_seconds_bucket:rate5m", "1x10", {"le": "1"}),
+    ("django_http_request_duration_seconds_bucket:rate5m", "1x10", {"le": "+Inf"}),
+    ("django_http_request_duration_seconds_sum:rate5m", "0.7x10", {}),
+    ("django_http_request_duration_seconds_count:rate5m", "1x10", {}),
+)
+PER_TENANT = (
+    [
+        series(f"endpoint_method_tenant:{name}", values, job="django", endpoint="/report/", **more)
+        for name, values, more in ENDPOINT_HISTOGRAM
+    ]
+    + [
+        series(f"job:{name}", values, job="django", **more)
+        for name, values, more in ENDPOINT_HISTOGRAM
+    ]
+    + [
+        series(f"tenant:{name}", values, job="django", tenant="acme", **more)
+        for name, values, more in (
+            ("django_http_tenant_request_duration_seconds_bucket:rate5m", "2x10", {"le": "0.5"}),
+            ("django_http_tenant_request_duration_seconds_bucket:rate5m", "2x10", {"le": "+Inf"}),
+            ("django_http_tenant_request_duration_seconds_sum:rate5m", "0.4x10", {}),
+            ("django_http_tenant_request_duration_seconds_count:rate5m", "2x10", {}),
+        )
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "average", "p50"),
+    [("$__all", 0.7, 0.75), ("acme", 0.2, 0.25)],  # all tenants: by endpoint; one: its own
+)
+def test_response_time_reads_a_tenants_own_histogram_when_latency_is_per_tenant(
+    tmp_path, tenant, average, p50
+):
+    board = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
+    queries = {
+        q.ref_id: q.expr
+        for q in iter_panel_queries(board, {"tenant": tenant, "endpoint": "$__all"})
+        if q.panel == "Response time"
+    }
+    cases = [
+        {"expr": queries[ref_id], "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": v}]}
+        for ref_id, v in (("A", average), ("B", p50))
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", PER_TENANT, cases)
+
+
 # Hourly samples from yesterday (0h) to now (24h) of the recording rules the panels read.
 DAY = [
     series("job:django_http_requests:rate5m", "2x23 3", job="django"),
@@ -231,3 +282,124 @@ def test_average_processing_time_leaves_out_a_task_that_never_succeeded(tmp_path
         }
     ]
     assert_prometheus_evaluates(tmp_path, "1m", TASK_RUNTIMES, cases)
+
+
+CHECKER = {**EXPORTER, "target": "http://app:8000/health"}
+QUIET = {**EXPORTER, "target": "http://other:8000/health"}
+# A day of checks every 15 s (4 a minute, scraped every minute). From 10:00 to 12:00
+# Prometheus was down: the exporter went on checking (480 checks), 240 of them failed
+# while the app was down. From 16:40 to 17:40 the exporter itself was down: no checks, and
+# its counters start again from 0. The other target never failed (no failure series).
+UPTIME_DAY = [
+    series("health_checks_total", "0+4x600 _x119 2880+4x280 _x59 0+4x380", **CHECKER),
+    series("health_check_failures_total", "0x600 _x119 240x280 _x59 0x380", **CHECKER),
+    series("probe_success", "1x600 _x119 1x280 _x59 1x380", **CHECKER),
+    series("health_checks_total", "0+4x1440", **QUIET),
+]
+
+
+def test_uptime_counts_the_checks_made_while_prometheus_was_down(tmp_path):
+    queries = panel_queries("health.json", TimeRange())
+    made = 2400 + 480 + 1120 + 1520
+    expected = [
+        {"labels": f'{{target="{CHECKER["target"]}"}}', "value": 1 - 240 / made},
+        {"labels": f'{{target="{QUIET["target"]}"}}', "value": 1},
+    ]
+    cases = [
+        {
+            "expr": queries[("Uptime over 24 hours", "A")],
+            "eval_time": "24h",
+            "exp_samples": expected,
+        },
+        # Sampling the gauge would have read 100%: the failed checks fell in the gap.
+        {
+            "expr": f'avg by (target) (avg_over_time(probe_success{{target="{CHECKER["target"]}"}}[1d]))',
+            "eval_time": "24h",
+            "exp_samples": [{"labels": f'{{target="{CHECKER["target"]}"}}', "value": 1}],
+        },
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", UPTIME_DAY, cases)
+
+
+def variable_expr(board: dict, name: str) -> str:
+    (variable,) = [v for v in board["templating"]["list"] if v["name"] == name]
+    expr = QUERY_RESULT.fullmatch(variable["query"]).group("expr")
+    return substitute(expr, board, {}, {"target": "$__all"})
+
+
+def test_health_history_reads_the_exporters_interval_from_its_check_counter(tmp_path):
+    board = json.loads((DASHBOARDS_DIR / "health.json").read_text())
+    # --interval 30: one check every 30 s, scraped every 15 s.
+    checks = [series("health_checks_total", "0+0.5x80", **CHECKER)]
+    cases = [
+        {
+            "expr": variable_expr(board, "check_interval"),
+            "eval_time": "20m",
+            "exp_samples": [{"labels": "{}", "value": 30}],
+        },
+        {
+            "expr": variable_expr(board, "history_range"),
+            "eval_time": "20m",
+            "exp_samples": [{"labels": "{}", "value": 1500}],
+        },
+    ]
+    assert_prometheus_evaluates(tmp_path, "15s", checks, cases)
+
+
+def test_day_over_day_reads_new_when_yesterday_had_no_server_error(tmp_path):
+    queries = panel_queries("health.json", TimeRange())
+    change = queries[("Server errors per second: now and yesterday", "C")]
+    day = [series("job:django_http_requests_5xx:rate5m", "0x23 0.5", job="django")]
+    cases = [
+        # One series, without an arrow, whose value is NaN: the panel maps it to "new".
+        {
+            "expr": f"count by (direction) (({change}) != ({change}))",
+            "eval_time": "24h",
+            "exp_samples": [{"labels": "{}", "value": 1}],
+        },
+        {
+            "expr": f"count({change})",
+            "eval_time": "24h",
+            "exp_samples": [{"labels": "{}", "value": 1}],
+        },
+    ]
+    assert_prometheus_evaluates(tmp_path, "1h", day, cases)
+
+
+def test_error_budget_row_shows_the_budget_left_and_the_tenants_burning_it(tmp_path):
+    queries = panel_queries("errors.json", TimeRange())
+    rules = [
+        series("job:django_http_availability:budget_remaining30d", "0.75x60", job="django"),
+        series("job:django_http_latency:budget_remaining30d", "-0.5x60", job="django"),
+        # 1% of acme's answers are 5xx (10 times the 0.1% budget), 0.05% of beta's, none of gamma's.
+        series(
+            "tenant:django_http_requests_5xx:ratio_rate1h", "0.01x60", job="django", tenant="acme"
+        ),
+        series(
+            "tenant:django_http_requests_5xx:ratio_rate1h", "0.0005x60", job="django", tenant="beta"
+        ),
+        series(
+            "tenant:django_http_requests_5xx:ratio_rate1h", "0x60", job="django", tenant="gamma"
+        ),
+    ]
+    cases = [
+        {
+            "expr": queries[("Error budget left (30d)", ref_id)],
+            "eval_time": "60m",
+            "exp_samples": [{"labels": f'{{__name__="{rule}",job="django"}}', "value": value}],
+        }
+        for ref_id, rule, value in (
+            ("A", "job:django_http_availability:budget_remaining30d", 0.75),
+            ("B", "job:django_http_latency:budget_remaining30d", -0.5),
+        )
+    ] + [
+        {
+            "expr": queries[("Tenants burning the availability budget fastest (1 hour)", "A")],
+            "eval_time": "60m",
+            "exp_samples": [
+                {"labels": '{job="django",tenant="acme"}', "value": 10},
+                {"labels": '{job="django",tenant="beta"}', "value": 0.5},
+            ],
+        }
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", rules, cases)

@@ -14,6 +14,7 @@ def test_defaults_are_the_middlewares_threshold_and_the_issues_objectives():
     assert (config.availability_objective, config.latency_objective) == (0.999, 0.99)
     assert config.slo_window == "30d" and config.slo_window_hours == 720
     assert config.runbook_base_url.startswith("https://")
+    assert config.cluster_label is None  # one Prometheus: no cluster variable, rules as before
 
 
 def test_a_yaml_file_sets_some_keys_and_the_rest_keep_their_defaults(tmp_path):
@@ -53,6 +54,11 @@ def test_an_unknown_key_is_refused_naming_it_and_the_known_ones(tmp_path):
         ({"extra_labels": {"severity": "low"}}, "extra_labels"),
         ({"extra_labels": {"team-name": "x"}}, "extra_labels"),
         ({"slow_request_threshold": 0}, "slow_request_threshold"),
+        ({"cluster_label": "k8s-cluster"}, "cluster_label"),
+        ({"cluster_label": "job"}, "cluster_label"),
+        ({"cluster_label": ""}, "cluster_label"),
+        ({"range_rules_interval": "60"}, "range_rules_interval"),
+        ({"range_rules_interval": "0m"}, "range_rules_interval"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_key_named(values, names):

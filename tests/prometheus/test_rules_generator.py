@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -64,6 +66,23 @@ def test_other_jobs_objectives_and_runbook_base_render_rules_promtool_accepts(tm
             )
 
 
+def test_a_cluster_label_is_kept_by_every_aggregation_and_match_of_the_rules(tmp_path):
+    """Evaluated on several Prometheus servers' series (a central ruler), `sum by (job)`
+    would add clusters together and `on (job)` match one cluster's series with another's."""
+    rendered = render_rule_files(MixinConfig(cluster_label="k8s_cluster"))
+    clauses = re.findall(r"\b(?:by|on) \([^)]*\)", "".join(rendered.values()))
+    assert len(clauses) > 40
+    assert [c for c in clauses if not re.search(r"\(k8s_cluster, job\b", c)] == []
+    # without a cluster label: the committed rules, no cluster anywhere
+    assert "cluster" not in "".join(render_rule_files().values())
+    paths = []
+    for name, text in rendered.items():
+        paths.append(tmp_path / name)
+        paths[-1].write_text(text)
+    done = promtool("check", "rules", *map(str, paths))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_the_command_line_refuses_a_bad_config_with_its_message(tmp_path, capsys):
     config_file = tmp_path / "mixin.yml"
     config_file.write_text("latency_objectiv: 0.9\n")
@@ -83,5 +102,18 @@ def test_node_rules_have_names_of_their_own_beside_node_mixin():
     assert "instance:painel_node_cpu_utilisation:rate5m" in records
 
 
-def _groups(name: str) -> list[dict]:
-    return yaml.safe_load(render_rule_files(MixinConfig())[name])["groups"]
+def test_the_range_tables_group_runs_and_looks_back_at_the_configured_interval():
+    (group,) = [
+        g
+        for g in _groups("recording.yml", MixinConfig(range_rules_interval="30s"))
+        if g["name"] == "painel.django.increase.rules"
+    ]
+    assert group["interval"] == "30s"
+    for rule in group["rules"]:
+        assert rule["record"].endswith(":increase1m")  # the name the dashboards read
+        assert "offset 30s" in rule["expr"] and "[30s]" in rule["expr"]
+        assert "1m" not in rule["expr"]
+
+
+def _groups(name: str, config: MixinConfig | None = None) -> list[dict]:
+    return yaml.safe_load(render_rule_files(config or MixinConfig())[name])["groups"]

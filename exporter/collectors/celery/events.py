@@ -17,7 +17,9 @@ from typing import Any
 
 from celery import Celery
 
+from exporter.collectors.celery import redis_events
 from exporter.credentials import mask_url, scrub
+from exporter.throttled_log import ThrottledWarning
 
 log = logging.getLogger("painel.exporter.celery")
 
@@ -60,6 +62,7 @@ class EventReceiver:
         self._thread = threading.Thread(target=self._run, name="celery-events", daemon=True)
         self._next_enable = 0.0
         self._warned_silence = False
+        self._bad_message = ThrottledWarning(log)
 
     def start(self) -> None:
         self.started_at = time.time()
@@ -107,6 +110,9 @@ class EventReceiver:
             self._receiver = receiver
             if self._stop.is_set():
                 return
+            if redis_events.is_redis(connection):
+                self._capture_redis(connection, receiver)
+                return
             # wakeup: every worker answers with a heartbeat at once, so worker_up is
             # right seconds after a restart of the exporter
             for _ in receiver.consume(
@@ -114,6 +120,30 @@ class EventReceiver:
             ):
                 pass
             self._receiver = None
+
+    def _capture_redis(self, connection, receiver) -> None:
+        """Redis: the same messages read with redis-py (redis_events.py says why)."""
+        pubsub = redis_events.subscribe(connection, receiver.exchange.name)
+        try:
+            receiver.wakeup_workers(channel=connection.default_channel)
+            self._tick()
+            redis_events.consume(
+                pubsub,
+                self._handle,
+                self._skip_message,
+                receiver.event_from_message,
+                self._tick,
+                self._stop.is_set,
+                POLL_SECONDS,
+            )
+        finally:
+            pubsub.close()
+            self._receiver = None
+
+    def _skip_message(self, error: str) -> None:
+        """A message that is no event: the tracker counts it as a skipped event."""
+        self._bad_message("skipped a celery events message that does not decode: %s", error)
+        self.on_event({})  # no type: counted in painel_exporter_celery_events_skipped_total
 
     def _on_connected(self) -> None:
         self.connected = True

@@ -5,10 +5,13 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from grafana.generator.panels import (
+    exporter,
     label_variable,
     new_dashboard,
     one_zero_mappings,
     query,
+    range_total,
+    ranked,
     stat_panel,
     thresholds,
     time_series,
@@ -20,7 +23,7 @@ QUEUE = 'queue_name=~"$queue"'
 
 
 def rate(metric: str, selector: str) -> str:
-    return f"rate({metric}{{{selector}}}[$__rate_interval])"
+    return f"rate({metric}{{{exporter(selector)}}}[$__rate_interval])"
 
 
 def hit_rate() -> dashboard.Panel:
@@ -47,8 +50,8 @@ def memory() -> dashboard.Panel:
         "fires at 80% of maxmemory.",
         "bytes",
         [
-            query(f"redis_memory_used_bytes{{{ADDR}}}", "used {{addr}}"),
-            query(f"redis_memory_max_bytes{{{ADDR}}} > 0", "maxmemory {{addr}}"),
+            query(f"redis_memory_used_bytes{{{exporter(ADDR)}}}", "used {{addr}}"),
+            query(f"redis_memory_max_bytes{{{exporter(ADDR)}}} > 0", "maxmemory {{addr}}"),
         ],
         width=8,
     )
@@ -57,14 +60,34 @@ def memory() -> dashboard.Panel:
 def commands() -> dashboard.Panel:
     return time_series(
         "Commands per second",
-        "Commands Redis processed per second, and the 5 busiest commands.",
+        "Commands Redis processed per second, and the 5 commands it ran most over the "
+        "selected time range.",
         "ops",
         [
             query(
                 f"sum by (addr) ({rate('redis_commands_processed_total', ADDR)})", "all {{addr}}"
             ),
-            query(f"topk(5, sum by (cmd) ({rate('redis_commands_total', ADDR)}))", "{{cmd}}"),
+            query(
+                ranked(
+                    5,
+                    "cmd",
+                    f"sum by (cmd) ({rate('redis_commands_total', ADDR)})",
+                    range_total(f"redis_commands_total{{{exporter(ADDR)}}}", "cmd"),
+                ),
+                "{{cmd}}",
+            ),
         ],
+        width=8,
+    )
+
+
+def latency() -> dashboard.Panel:
+    return time_series(
+        "PING round trip",
+        "How long a PING from the exporter took to come back, at each scrape: the network "
+        "and Redis's own queue together.",
+        "s",
+        [query(f"redis_latency_seconds{{{exporter(ADDR)}}}", "{{addr}}")],
         width=8,
     )
 
@@ -74,7 +97,7 @@ def clients() -> dashboard.Panel:
         "Connected clients",
         "Client connections open on Redis.",
         "short",
-        [query(f"redis_connected_clients{{{ADDR}}}", "{{addr}}")],
+        [query(f"redis_connected_clients{{{exporter(ADDR)}}}", "{{addr}}")],
         width=8,
     )
 
@@ -97,7 +120,7 @@ def redis_up() -> dashboard.Panel:
         "Redis",
         "Whether the exporter reaches Redis.",
         "none",
-        [query(f"redis_up{{{ADDR}}}", "{{addr}}", instant=True)],
+        [query(f"redis_up{{{exporter(ADDR)}}}", "{{addr}}", instant=True)],
         mappings=one_zero_mappings("up", "down"),
         width=8,
     )
@@ -105,7 +128,7 @@ def redis_up() -> dashboard.Panel:
 
 def tasks_in_last_hour(title: str, description: str, metrics: list[str]) -> dashboard.Panel:
     # A task that never failed has no failed series: `or vector(0)` keeps the sum defined.
-    parts = [f"(sum(increase({m}{{{QUEUE}}}[1h])) or vector(0))" for m in metrics]
+    parts = [f"(sum(increase({m}{{{exporter(QUEUE)}}}[1h])) or vector(0))" for m in metrics]
     return stat_panel(
         title, description, "short", [query(" + ".join(parts), instant=True)], width=6
     )
@@ -116,7 +139,7 @@ def tasks_queued() -> dashboard.Panel:
         "Tasks queued",
         "Tasks waiting in each broker queue.",
         "short",
-        [query(f"celery_queue_length{{{QUEUE}}}", "{{queue_name}}")],
+        [query(f"celery_queue_length{{{exporter(QUEUE)}}}", "{{queue_name}}")],
         width=12,
     )
 
@@ -161,7 +184,7 @@ def workers_up() -> dashboard.Panel:
         "Workers up",
         "Celery workers sending heartbeats now.",
         "short",
-        [query("sum(celery_worker_up)", instant=True)],
+        [query(f"sum(celery_worker_up{{{exporter()}}})", instant=True)],
         colours=thresholds((None, "red"), (1, "green")),
         width=6,
     )
@@ -172,7 +195,7 @@ def tasks_running() -> dashboard.Panel:
         "Tasks running",
         "Tasks the workers are executing now.",
         "short",
-        [query("sum(celery_worker_tasks_active)", instant=True)],
+        [query(f"sum(celery_worker_tasks_active{{{exporter()}}})", instant=True)],
         width=6,
     )
 
@@ -220,8 +243,10 @@ def build() -> dashboard.Dashboard:
             "workers.",
             "now-6h",
         )
-        .with_variable(label_variable("addr", "Redis", "redis_up", "addr"))
-        .with_variable(label_variable("queue", "Queue", "celery_queue_length", "queue_name"))
+        .with_variable(label_variable("addr", "Redis", f"redis_up{{{exporter()}}}", "addr"))
+        .with_variable(
+            label_variable("queue", "Queue", f"celery_queue_length{{{exporter()}}}", "queue_name")
+        )
         .with_row(dashboard.Row("Redis"))
         .with_panel(redis_up())
         .with_panel(hit_rate())
@@ -229,6 +254,7 @@ def build() -> dashboard.Dashboard:
         .with_panel(commands())
         .with_panel(clients())
         .with_panel(evictions())
+        .with_panel(latency())
         .with_row(dashboard.Row("Celery"))
         .with_panel(tasks_queued())
         .with_panel(tasks_processed_and_failed())

@@ -5,24 +5,52 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from grafana.generator.panels import (
-    SLOW_THRESHOLD_SECONDS,
+    app,
+    app_recorded,
+    exporter,
     label_variable,
     new_dashboard,
     query,
+    range_total,
+    ranked,
+    recorded,
+    requests_link,
+    slow_threshold,
+    slow_threshold_text,
     table_panel,
     thresholds,
     time_series,
 )
 
 UID = "painel-requests"
-# Every panel filters on the two variables.
+# Every panel filters on the two variables (and on $job, $cluster: panels.app...).
 FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
+TENANT = 'tenant=~"$tenant"'
+CLIENT_ERRORS, SERVER_ERRORS = 'status=~"4.."', 'status=~"5.."'
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
 BUCKETS = "endpoint_method_tenant:django_http_request_duration_seconds_bucket:rate5m"
 SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
 COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
 EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
 SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
+# PAINEL TENANT_LATENCY "per_tenant": the endpoint histogram has no tenant label, each
+# tenant's latency is its own histogram (all endpoints). Empty in the default mode.
+TENANT_FILTER = 'tenant=~"$tenant"'
+TENANT_BUCKETS = "tenant:django_http_tenant_request_duration_seconds_bucket:rate5m"
+TENANT_SUMS = "tenant:django_http_tenant_request_duration_seconds_sum:rate5m"
+TENANT_COUNTS = "tenant:django_http_tenant_request_duration_seconds_count:rate5m"
+
+
+def rule(name: str, *matchers: str) -> str:
+    """A 5-minute recording rule of the selected jobs, tenants and endpoints, as graphs
+    read it (panels.recorded)."""
+    return recorded(f"{name}{{{app_recorded(FILTER, *matchers)}}}")
+
+
+def tenant_rule(name: str) -> str:
+    """A per-tenant latency rule (TENANT_LATENCY "per_tenant") of the selected jobs and
+    tenants: it has no endpoint label."""
+    return recorded(f"{name}{{{app_recorded(TENANT_FILTER)}}}")
 
 
 # A label no series has (its value is ""): `{ALL_MARK}!~"$tenant"` keeps every series when
@@ -31,14 +59,13 @@ SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
 ALL_MARK = "painel_all"
 
 
-def app_or_pairs(job_rule: str, pair_rule: str) -> str:
+def job_or_pairs(job_rule: str, pair_rule: str) -> str:
     """The job's rule when tenants and endpoints are at All (a few series), else the pairs'
     rule filtered (thousands with All): a sum of either is the same; Prometheus reads only
     the series the matchers select, so the other side costs nothing."""
+    some_tenants, some_endpoints = f'{ALL_MARK}!~"$tenant"', f'{ALL_MARK}!~"$endpoint"'
     return (
-        f"{job_rule}{{{FILTER}}}"
-        f' or {pair_rule}{{{FILTER}, {ALL_MARK}!~"$tenant"}}'
-        f' or {pair_rule}{{{FILTER}, {ALL_MARK}!~"$endpoint"}}'
+        f"{rule(job_rule)} or {rule(pair_rule, some_tenants)} or {rule(pair_rule, some_endpoints)}"
     )
 
 
@@ -48,23 +75,34 @@ JOB_COUNTS = "job:django_http_request_duration_seconds_count:rate5m"
 
 
 def quantile(q: float) -> str:
-    return f"histogram_quantile({q}, sum by (le) ({app_or_pairs(JOB_BUCKETS, BUCKETS)}))"
+    return (
+        f"histogram_quantile({q}, sum by (le) ({job_or_pairs(JOB_BUCKETS, BUCKETS)}))" + "\nor "
+        f"histogram_quantile({q}, sum by (le) ({tenant_rule(TENANT_BUCKETS)}))"
+    )
+
+
+def average() -> str:
+    return (
+        f"sum({job_or_pairs(JOB_SUMS, SUMS)}) / sum({job_or_pairs(JOB_COUNTS, COUNTS)})" + "\nor "
+        f"sum({tenant_rule(TENANT_SUMS)}) / sum({tenant_rule(TENANT_COUNTS)})"
+    )
 
 
 def response_time() -> dashboard.Panel:
-    average = f"sum({app_or_pairs(JOB_SUMS, SUMS)}) / sum({app_or_pairs(JOB_COUNTS, COUNTS)})"
     return time_series(
         "Response time",
         "Average, median, 95th and 99th percentile response time of the selected tenants and "
-        "endpoints (5-minute rates); the dashed line is the slow-request threshold.",
+        "endpoints (5-minute rates); the dashed line is the slow-request threshold. When the "
+        'app records latency by endpoint only (PAINEL TENANT_LATENCY "per_tenant"), a '
+        "selected tenant's line is its own histogram, over all its endpoints.",
         "s",
         [
-            query(average, "average"),
+            query(average(), "average"),
             query(quantile(0.5), "p50"),
             query(quantile(0.95), "p95"),
             query(quantile(0.99), "p99"),
         ],
-        threshold_lines=thresholds((None, "transparent"), (SLOW_THRESHOLD_SECONDS, "red")),
+        threshold_lines=thresholds((None, "transparent"), (slow_threshold(), "red")),
     )
 
 
@@ -73,7 +111,7 @@ def request_rate() -> dashboard.Panel:
         "Request rate by tenant",
         "Requests per second of the selected endpoints, per tenant (5-minute rates).",
         "reqps",
-        [query(f"sum by (tenant) ({RATES}{{{FILTER}}})", "{{tenant}}")],
+        [query(f"sum by (tenant) ({rule(RATES)})", "{{tenant}}")],
         stacked=True,
     )
 
@@ -84,8 +122,14 @@ def client_and_server_errors() -> dashboard.Panel:
         "Client errors (4xx) and server errors (5xx) per second, per endpoint.",
         "reqps",
         [
-            query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"4.."}})', "4xx {{endpoint}}"),
-            query(f'sum by (endpoint) ({RATES}{{{FILTER}, status=~"5.."}})', "5xx {{endpoint}}"),
+            query(
+                f"sum by (endpoint) ({rule(RATES, CLIENT_ERRORS)})",
+                "4xx {{endpoint}}",
+            ),
+            query(
+                f"sum by (endpoint) ({rule(RATES, SERVER_ERRORS)})",
+                "5xx {{endpoint}}",
+            ),
         ],
         width=8,
     )
@@ -96,19 +140,21 @@ def exceptions_by_type() -> dashboard.Panel:
         "Exceptions by type",
         "Unhandled exceptions raised by views per second, per exception class.",
         "cps",
-        [query(f"sum by (exception) ({EXCEPTIONS}{{{FILTER}}})", "{{exception}}")],
+        [query(f"sum by (exception) ({rule(EXCEPTIONS)})", "{{exception}}")],
         stacked=True,
         width=8,
     )
 
 
 def slow_requests() -> dashboard.Panel:
+    shown = f"sum by (endpoint) ({rule(SLOW)})"
+    score = range_total(f"django_http_slow_requests_total{{{app(FILTER)}}}", "endpoint")
     return time_series(
         "Slow requests by endpoint",
-        "Requests per second slower than the slow-request threshold (500 ms by default), for "
-        "the 10 endpoints with the most (5-minute rates).",
+        f"Requests per second slower than the slow-request threshold ({slow_threshold_text()}), "
+        "for the 10 endpoints with the most over the selected time range (5-minute rates).",
         "reqps",
-        [query(f"topk(10, sum by (endpoint) ({SLOW}{{{FILTER}}}))", "{{endpoint}}")],
+        [query(ranked(10, "endpoint", shown, score), "{{endpoint}}")],
         width=8,
     )
 
@@ -125,7 +171,7 @@ SLOW_PER_MINUTE = MINUTE.format("django_http_slow_requests")
 
 def over_range(by: str, rule: str) -> str:
     """The rule's minutes within the selected range, added up per `by`."""
-    return f"sum by ({by}) (sum_over_time({rule}{{{FILTER}}}[$__range]))"
+    return f"sum by ({by}) (sum_over_time({rule}{{{app_recorded(FILTER)}}}[$__range]))"
 
 
 def slowest_endpoints() -> dashboard.Panel:
@@ -136,11 +182,12 @@ def slowest_endpoints() -> dashboard.Panel:
     # quantiles, most of the panel's work, are computed once. The middleware creates the slow
     # counter at 0 with an endpoint's first request, so a row never slow shows 0.
     slow = over_range(by, SLOW_PER_MINUTE)
+    over = f"Requests over {slow_threshold_text()}"
     return table_panel(
         "10 slowest endpoints",
         "Over the selected time range: the endpoints (with method and tenant) with the highest "
         "95th percentile response time, and how many of their requests took longer than the "
-        "slow-request threshold (500 ms by default).",
+        f"slow-request threshold ({slow_threshold_text()}).",
         "none",
         [query(p95, instant=True, table_format=True), query(slow, instant=True, table_format=True)],
         rename={
@@ -148,11 +195,19 @@ def slowest_endpoints() -> dashboard.Panel:
             "method": "Method",
             "tenant": "Tenant",
             "Value #A": "p95",
-            "Value #B": "Requests over 500 ms",
+            "Value #B": over,
         },
-        units={"p95": "s", "Requests over 500 ms": "short"},
+        units={"p95": "s", over: "short"},
         sort_by="p95",
         rows_of="Value #A",
+    ).data_links(
+        [
+            requests_link(
+                "Requests of ${__data.fields.endpoint} for ${__data.fields.tenant}",
+                endpoint="endpoint",
+                tenant="tenant",
+            )
+        ]
     )
 
 
@@ -184,9 +239,10 @@ def most_accessed_endpoints() -> dashboard.Panel:
 
 
 def slowest_requests() -> dashboard.Panel:
-    duration = f"painel_slow_request_duration_seconds{{{FILTER}}}"
+    # The exporter's series: its job says nothing of the app's (panels.exporter).
+    duration = f"painel_slow_request_duration_seconds{{{exporter(FILTER)}}}"
     # Grafana's dateTime units take milliseconds.
-    timestamp = f"painel_slow_request_timestamp_seconds{{{FILTER}}} * 1000"
+    timestamp = f"painel_slow_request_timestamp_seconds{{{exporter(FILTER)}}} * 1000"
     return table_panel(
         "Slowest requests (last 24 hours)",
         "The 10 slowest single requests of the last 24 hours, as the exporter reads them from "
@@ -219,13 +275,16 @@ def build() -> dashboard.Dashboard:
             "Response times, request rates, errors and the slowest endpoints and requests, "
             "per tenant and endpoint.",
             "now-6h",
+            shows_app=True,
         )
-        .with_variable(label_variable("tenant", "Tenant", "django_http_requests_total", "tenant"))
+        .with_variable(
+            label_variable("tenant", "Tenant", f"django_http_requests_total{{{app()}}}", "tenant")
+        )
         .with_variable(
             label_variable(
                 "endpoint",
                 "Endpoint",
-                'django_http_requests_total{tenant=~"$tenant"}',
+                f"django_http_requests_total{{{app(TENANT)}}}",
                 "endpoint",
             )
         )

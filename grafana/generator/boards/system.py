@@ -5,9 +5,13 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from grafana.generator.panels import (
+    config,
+    exporter,
     label_variable,
     new_dashboard,
     query,
+    recorded,
+    scoped,
     stat_panel,
     table_panel,
     time_series,
@@ -16,9 +20,20 @@ from grafana.generator.panels import (
 
 UID = "painel-system"
 INSTANCE = 'instance=~"$instance"'
-CPU = f"instance:painel_node_cpu_utilisation:rate5m{{{INSTANCE}}}"
-MEMORY = f"instance:painel_node_memory_utilisation:ratio{{{INSTANCE}}}"
-DISK = f"mountpoint:painel_node_filesystem_utilisation:ratio{{{INSTANCE}}}"
+FIRING = 'alertstate="firing"'
+
+
+# The node recording rules read the exporter's jobs only: scoped by $instance (and $cluster).
+def cpu() -> str:
+    return f"instance:painel_node_cpu_utilisation:rate5m{{{scoped(INSTANCE)}}}"
+
+
+def memory() -> str:
+    return f"instance:painel_node_memory_utilisation:ratio{{{scoped(INSTANCE)}}}"
+
+
+def disk() -> str:
+    return f"mountpoint:painel_node_filesystem_utilisation:ratio{{{scoped(INSTANCE)}}}"
 
 
 def utilisation_now(title: str, expr: str, what: str) -> dashboard.Panel:
@@ -45,15 +60,15 @@ def utilisation_trend(title: str, description: str, series: list) -> dashboard.P
 
 
 def cpu_now() -> dashboard.Panel:
-    return utilisation_now("CPU busy", CPU, "Share of CPU time not idle")
+    return utilisation_now("CPU busy", cpu(), "Share of CPU time not idle")
 
 
 def memory_now() -> dashboard.Panel:
-    return utilisation_now("Memory used", MEMORY, "Share of memory not available")
+    return utilisation_now("Memory used", memory(), "Share of memory not available")
 
 
 def fullest_filesystem_now() -> dashboard.Panel:
-    return utilisation_now("Fullest filesystem", f"max by (instance) ({DISK})", "Fullest disk")
+    return utilisation_now("Fullest filesystem", f"max by (instance) ({disk()})", "Fullest disk")
 
 
 def uptime() -> dashboard.Panel:
@@ -61,7 +76,13 @@ def uptime() -> dashboard.Panel:
         "Uptime",
         "Time since the host booted.",
         "s",
-        [query(f"time() - node_boot_time_seconds{{{INSTANCE}}}", "{{instance}}", instant=True)],
+        [
+            query(
+                f"time() - node_boot_time_seconds{{{exporter(INSTANCE)}}}",
+                "{{instance}}",
+                instant=True,
+            )
+        ],
         width=6,
     )
 
@@ -71,8 +92,8 @@ def cpu_trend() -> dashboard.Panel:
         "CPU",
         "Share of CPU time busy (5-minute rates) and its 1-hour average as the trend.",
         [
-            query(CPU, "{{instance}}"),
-            query(f"avg_over_time({CPU}[1h])", "{{instance}} 1 h average"),
+            query(recorded(cpu()), "{{instance}}"),
+            query(f"avg_over_time({cpu()}[1h])", "{{instance}} 1 h average"),
         ],
     )
 
@@ -82,8 +103,8 @@ def memory_trend() -> dashboard.Panel:
         "Memory",
         "Share of memory used and its 1-hour average as the trend.",
         [
-            query(MEMORY, "{{instance}}"),
-            query(f"avg_over_time({MEMORY}[1h])", "{{instance}} 1 h average"),
+            query(memory(), "{{instance}}"),
+            query(f"avg_over_time({memory()}[1h])", "{{instance}} 1 h average"),
         ],
     )
 
@@ -94,9 +115,9 @@ def disk_trend() -> dashboard.Panel:
         "Share of each filesystem used, and where the last 6 hours' linear trend puts it in "
         "24 hours.",
         [
-            query(DISK, "{{mountpoint}}"),
+            query(disk(), "{{mountpoint}}"),
             query(
-                f"clamp(predict_linear({DISK}[6h], 86400), 0, 1)",
+                f"clamp(predict_linear({disk()}[6h], 86400), 0, 1)",
                 "{{mountpoint}} in 24 h (trend)",
             ),
         ],
@@ -109,9 +130,9 @@ def load_average() -> dashboard.Panel:
         "Processes running or waiting for CPU, averaged over 1, 5 and 15 minutes.",
         "short",
         [
-            query(f"node_load1{{{INSTANCE}}}", "1 min {{instance}}"),
-            query(f"node_load5{{{INSTANCE}}}", "5 min {{instance}}"),
-            query(f"node_load15{{{INSTANCE}}}", "15 min {{instance}}"),
+            query(f"node_load1{{{exporter(INSTANCE)}}}", "1 min {{instance}}"),
+            query(f"node_load5{{{exporter(INSTANCE)}}}", "5 min {{instance}}"),
+            query(f"node_load15{{{exporter(INSTANCE)}}}", "15 min {{instance}}"),
         ],
         width=8,
     )
@@ -124,11 +145,11 @@ def disk_io() -> dashboard.Panel:
         "Bps",
         [
             query(
-                f"rate(node_disk_read_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                f"rate(node_disk_read_bytes_total{{{exporter(INSTANCE)}}}[$__rate_interval])",
                 "read {{device}}",
             ),
             query(
-                f"rate(node_disk_written_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                f"rate(node_disk_written_bytes_total{{{exporter(INSTANCE)}}}[$__rate_interval])",
                 "written {{device}}",
             ),
         ],
@@ -143,11 +164,11 @@ def network() -> dashboard.Panel:
         "Bps",
         [
             query(
-                f"rate(node_network_receive_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                f"rate(node_network_receive_bytes_total{{{exporter(INSTANCE)}}}[$__rate_interval])",
                 "received {{device}}",
             ),
             query(
-                f"rate(node_network_transmit_bytes_total{{{INSTANCE}}}[$__rate_interval])",
+                f"rate(node_network_transmit_bytes_total{{{exporter(INSTANCE)}}}[$__rate_interval])",
                 "sent {{device}}",
             ),
         ],
@@ -156,14 +177,21 @@ def network() -> dashboard.Panel:
 
 
 def firing_alerts() -> dashboard.Panel:
+    settings = config()
+    # The configured extra labels (team, service: what routes the alert) as columns of
+    # their own, after the alert's name and severity; the cluster label before them.
+    routing = {name: name.replace("_", " ").capitalize() for name in settings.extra_labels}
+    if settings.cluster_label:
+        routing = {settings.cluster_label: "Cluster", **routing}
     return table_panel(
         "Firing alerts",
         "Every alert Prometheus fires now, from painel's rules and any other.",
         "none",
-        [query('ALERTS{alertstate="firing"}', instant=True, table_format=True)],
+        [query(f"ALERTS{{{scoped(FIRING)}}}", instant=True, table_format=True)],
         rename={
             "alertname": "Alert",
             "severity": "Severity",
+            **routing,
             "instance": "Instance",
             "job": "Job",
         },
@@ -183,7 +211,11 @@ def build() -> dashboard.Dashboard:
             "80% alert threshold, and the alerts firing now.",
             "now-6h",
         )
-        .with_variable(label_variable("instance", "Host", "node_boot_time_seconds", "instance"))
+        .with_variable(
+            label_variable(
+                "instance", "Host", f"node_boot_time_seconds{{{exporter()}}}", "instance"
+            )
+        )
         .with_panel(cpu_now())
         .with_panel(memory_now())
         .with_panel(fullest_filesystem_now())

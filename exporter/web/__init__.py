@@ -1,0 +1,1 @@
+"""--web.config.file: TLS and bcrypt basic auth in exporter-toolkit's format."""
