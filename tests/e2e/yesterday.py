@@ -11,10 +11,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
@@ -115,29 +112,11 @@ def backfill_recording_rules(prometheus: PrometheusServer, now: float) -> str:
             if rules:
                 groups.append({**group, "rules": rules})
     recording_only.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-    out = prometheus.workdir / "rules-blocks"
-    shutil.rmtree(out, ignore_errors=True)
-    done = subprocess.run(
-        [
-            shutil.which("promtool") or "promtool",
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            f"--start={int(now - DAY - HALF_WINDOW + 5 * 60)}",
-            f"--end={int(now - DAY + HALF_WINDOW)}",
-            f"--url={prometheus.url}",
-            f"--output-dir={out}",
-            f"--eval-interval={STEP}s",
-            str(recording_only),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
+    report = prometheus.backfill_rules(
+        recording_only,
+        start=int(now - DAY - HALF_WINDOW + 5 * 60),
+        end=int(now - DAY + HALF_WINDOW),
+        eval_interval=f"{STEP}s",
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"promtool rules backfill failed:\n{done.stdout}\n{done.stderr}")
-    for block in Path(out).iterdir():
-        if block.is_dir():
-            shutil.move(str(block), prometheus.data_dir / block.name)
     prometheus.restart()
-    return done.stdout + done.stderr
+    return report
