@@ -72,6 +72,12 @@ class MixinConfig:
     # `increase1m`, which the dashboards read: a shorter interval is for tests that cannot
     # wait a minute, a longer one costs accuracy at the range's edges.
     range_rules_interval: str = "1m"
+    # how far behind now those counts are read (the raw series `offset` this much): the
+    # longest a sample takes to become queryable where the rules are evaluated (remote
+    # write into VictoriaMetrics with -search.latencyOffset=0, Mimir...). A sample that
+    # arrives after its evaluation would be missed by it and by the next. None: read at now
+    # (Prometheus evaluating its own scrapes).
+    range_rules_delay: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("app_job_selector", "exporter_job_selector"):
@@ -97,6 +103,11 @@ class MixinConfig:
         interval = self.range_rules_interval
         if not isinstance(interval, str) or not _INTERVAL.fullmatch(interval):
             raise ConfigError(f"range_rules_interval {interval!r}: give a duration like 1m or 30s")
+        delay = self.range_rules_delay
+        if delay is not None and (not isinstance(delay, str) or not _INTERVAL.fullmatch(delay)):
+            raise ConfigError(
+                f"range_rules_delay {delay!r}: give a duration like 30s, or leave it out"
+            )
         url = self.runbook_base_url
         if not isinstance(url, str) or not re.match(r"https?://[^\s#]+$", url):
             raise ConfigError(

@@ -121,7 +121,9 @@ def django(config: MixinConfig) -> dict:
 INCREASE_NAME = "endpoint_method_tenant:{}:increase1m"
 
 
-def minute_increase(by: str, metric: str, selector: str, interval: str) -> str:
+def minute_increase(
+    by: str, metric: str, selector: str, interval: str, delay: str | None = None
+) -> str:
     """What the counters grew by since the previous evaluation, summed `by`.
 
     The difference from the value a minute ago telescopes: the minutes of a range add up to
@@ -129,19 +131,33 @@ def minute_increase(by: str, metric: str, selector: str, interval: str) -> str:
     the minute (a negative difference) counts as increase() counts it, across the restart.
     A series with no sample a minute ago (new, at 0 thanks to the new-series hold, or after
     Prometheus was down) counts from its first sample within the minute: never its whole
-    past at once.
+    past at once. With a `delay`, all of it `delay` ago: the value a minute ago must be the
+    one the previous evaluation read, so both reads are of samples that have arrived.
     """
-    raw = select(metric, selector)
-    ago = f"{raw} offset {interval}"
+    selected = select(metric, selector)
+    if delay is None:
+        raw, ago, at = selected, f"{selected} offset {interval}", ""
+    else:
+        behind = _seconds(interval) + _seconds(delay)
+        raw, ago, at = (
+            f"{selected} offset {delay}",
+            f"{selected} offset {behind}s",
+            f" offset {delay}",
+        )
     return (
         f"sum by ({by}) (\n"
         f"  ({raw} - {ago}) >= 0\n"
         f"  or\n"
-        f"  increase({raw}[{interval}]) and {ago}\n"
+        f"  increase({selected}[{interval}]{at}) and {ago}\n"
         f"  or\n"
-        f"  {raw} - min_over_time({raw}[{interval}])\n"
+        f"  {raw} - min_over_time({selected}[{interval}]{at})\n"
         f")"
     )
+
+
+def _seconds(duration: str) -> int:
+    """A MixinConfig duration (30s, 1m, 2h) in seconds."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
 def django_increases(config: MixinConfig) -> dict:
@@ -155,7 +171,10 @@ def django_increases(config: MixinConfig) -> dict:
         ("django_http_slow_requests", per_request, "django_http_slow_requests_total"),
     )
     rules = [
-        record(INCREASE_NAME.format(name), minute_increase(by, metric, app, every))
+        record(
+            INCREASE_NAME.format(name),
+            minute_increase(by, metric, app, every, config.range_rules_delay),
+        )
         for name, by, metric in counters
     ]
     # `x offset <interval>` is the previous evaluation only when the group runs that often.

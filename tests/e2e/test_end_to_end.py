@@ -3,7 +3,7 @@
 One stack for the module (demo/stack.py, as scripts/stack.sh runs it, on free ports):
 redis-server (broker) and another (cache), the demo app under gunicorn with 2 workers,
 a Celery worker with events, painel-exporter, Alertmanager, and Prometheus with the
-repository's rules (the range tables' per-interval counts recorded every 2 s instead of every
+repository's rules (the range tables' per-interval counts recorded every 10 s instead of every
 minute), scraping and evaluating every second. Alert rules are loaded from a
 rewritten copy whose `for:` is 1s (tests/support/prometheus.py), so an alert fires in
 seconds instead of minutes; nothing else in the rules changes.

@@ -49,7 +49,7 @@ def requests_sent(fast: int, slow: int) -> int:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("fleet")
-    # The range tables' counts every 2 s, not every minute: the last wait below is seconds.
+    # The range tables' counts every 10 s, not every minute: the last wait below is seconds.
     user = render_with({**USER_CONFIG, **SHORT_RANGE_RULES}, workdir / "mixin")
     settings = json.dumps(
         {

@@ -59,6 +59,7 @@ def test_an_unknown_key_is_refused_naming_it_and_the_known_ones(tmp_path):
         ({"cluster_label": ""}, "cluster_label"),
         ({"range_rules_interval": "60"}, "range_rules_interval"),
         ({"range_rules_interval": "0m"}, "range_rules_interval"),
+        ({"range_rules_delay": "30"}, "range_rules_delay"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_key_named(values, names):

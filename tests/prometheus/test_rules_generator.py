@@ -115,5 +115,20 @@ def test_the_range_tables_group_runs_and_looks_back_at_the_configured_interval()
         assert "1m" not in rule["expr"]
 
 
+def test_a_delay_reads_both_ends_of_each_interval_that_far_behind():
+    config = MixinConfig(range_rules_interval="1m", range_rules_delay="30s")
+    (group,) = [
+        g for g in _groups("recording.yml", config) if g["name"] == "painel.django.increase.rules"
+    ]
+    assert group["interval"] == "1m"
+    for rule in group["rules"]:
+        expr = rule["expr"]
+        assert "offset 30s -" in expr and "offset 90s" in expr
+        assert "[1m] offset 30s" in expr
+        # every raw selector of the expression is read behind now
+        selectors = expr.count('{job="django"}')
+        assert len(re.findall(r'\{job="django"\}(?:\[1m\])? offset', expr)) == selectors == 6
+
+
 def _groups(name: str, config: MixinConfig | None = None) -> list[dict]:
     return yaml.safe_load(render_rule_files(config or MixinConfig())[name])["groups"]

@@ -30,9 +30,11 @@ USER_CONFIG = {
 
 
 # The stacks of the end-to-end tests scrape every second: their per-interval counts
-# (painel.django.increase.rules, 1m by default) every 2 s, so that the range tables' rules
-# have evaluated past the load within seconds instead of a minute's wait.
-SHORT_RANGE_RULES = {"range_rules_interval": "2s"}
+# (painel.django.increase.rules, 1m by default) every 10 s, so that the range tables' rules
+# have evaluated past the load within seconds instead of a minute's wait. Not shorter: a
+# series must be readable within one interval of its first sample (-2s lost the whole
+# load in VictoriaMetrics, where remote-written samples become searchable seconds later).
+SHORT_RANGE_RULES = {"range_rules_interval": "10s"}
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,11 @@ def render_with(values: Mapping[str, Any], out: Path) -> Rendered:
     return Rendered(load_config(config_file), rules_dir, dashboards_dir)
 
 
-def short_interval_rule_files(out: Path) -> list[Path]:
-    """The repository's rules as committed but for SHORT_RANGE_RULES, written under `out`."""
+def short_interval_rule_files(out: Path, **more: Any) -> list[Path]:
+    """The repository's rules as committed but for SHORT_RANGE_RULES (and `more` keys),
+    written under `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    files = render_rule_files(MixinConfig(**SHORT_RANGE_RULES))
+    files = render_rule_files(MixinConfig(**SHORT_RANGE_RULES, **more))
     for name, text in files.items():
         (out / name).write_text(text)
     return sorted(out / name for name in files)
