@@ -19,8 +19,11 @@ measured request finds its series made) uncounted, then calls libc's `qsort` on 
 through ctypes (ctypes calls C through `ffi_call`), and the comparison function qsort calls
 back once serves the N measured requests. Nothing else in the process calls through ctypes,
 so the count is those N requests plus the few thousand instructions of the ctypes call
-itself (a few per request). The same run gives the same count: a rerun matches to within a
-few instructions per request (the hash seed is fixed, PYTHONHASHSEED=0).
+itself (a few per request). Before the measured requests the start-up's objects are frozen
+(gc.freeze()): otherwise a full garbage collection over them, falling among the measured
+requests or not depending on how much each set-up allocated, moved a handler's count by
+about 3,000 instructions per request; the collections of what the requests allocate are
+still counted. The hash seed is fixed (PYTHONHASHSEED=0).
 
 valgrind slows Python about 50 times: the defaults (1,000 measured requests, one per label
 set, after 2,000 warm-up requests; 8 processes, two at a time) take about 3 minutes on a
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import os
 import re
 import shutil
@@ -67,6 +71,11 @@ def run_child(variant: str, requests: int) -> None:
     handler = overhead.make_handler(VARIANTS[variant])
     envs = overhead.environs()
     overhead.warm_up(handler, envs)
+    # The start-up's objects out of the garbage collector's reach: a full collection over
+    # them costs millions of instructions, and whether one falls among the measured
+    # requests depends on how much each set-up allocated, not on the handler.
+    gc.collect()
+    gc.freeze()
     failed = []
 
     def measured(a: int, b: int) -> int:  # qsort's comparison: the counted part
@@ -83,7 +92,7 @@ def run_child(variant: str, requests: int) -> None:
         raise failed[0]
 
 
-def count(variant: str, multiprocess: bool, requests: int) -> int:
+def count(variant: str, multiprocess: bool, requests: int, keep: str | None = None) -> int:
     """Instructions callgrind collected in one child process: its measured requests."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONHASHSEED": "0"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -97,7 +106,8 @@ def count(variant: str, multiprocess: bool, requests: int) -> int:
         log = os.path.join(out, "log")
         argv = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=ffi_call"]
         argv += [f"--log-file={log}"]
-        argv += [f"--callgrind-out-file={os.path.join(out, 'callgrind.out')}"]
+        name = f"callgrind.{variant.replace(' ', '-')}.{'multi' if multiprocess else 'single'}"
+        argv += [f"--callgrind-out-file={os.path.join(keep or out, name)}"]
         argv += [sys.executable, "-m", "benchmarks.middleware_instructions", "--child", variant]
         argv += ["--requests", str(requests)]
         result = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
@@ -115,6 +125,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="measured, per handler")
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at a time")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="keep callgrind's profiles there (for callgrind_annotate)"
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -124,6 +137,9 @@ def main() -> None:
         raise SystemExit(
             "valgrind is not installed: on Debian or Ubuntu `sudo apt-get install valgrind`"
         )
+    if args.keep:
+        args.keep = os.path.abspath(args.keep)  # the children run from the repository root
+        os.makedirs(args.keep, exist_ok=True)
     if args.requests < 1:
         raise SystemExit("--requests must be at least 1")
     print(
@@ -132,7 +148,7 @@ def main() -> None:
     )
     runs = [(variant, mode) for mode in MODES for variant in VARIANTS]
     with ThreadPoolExecutor(args.jobs) as pool:
-        totals = pool.map(lambda run: count(*run, args.requests), runs)
+        totals = pool.map(lambda run: count(*run, args.requests, args.keep), runs)
         counts = {run: total / args.requests for run, total in zip(runs, totals, strict=True)}
     for mode, name in MODES.items():
         bare = counts["bare", mode]
