@@ -20,10 +20,14 @@ through ctypes (ctypes calls C through `ffi_call`), and the comparison function 
 back once serves the N measured requests. Nothing else in the process calls through ctypes,
 so the count is those N requests plus the few thousand instructions of the ctypes call
 itself (a few per request). Before the measured requests the start-up's objects are frozen
-(gc.freeze()): otherwise a full garbage collection over them, falling among the measured
-requests or not depending on how much each set-up allocated, moved a handler's count by
-about 3,000 instructions per request; the collections of what the requests allocate are
-still counted. The hash seed is fixed (PYTHONHASHSEED=0).
+(gc.freeze()), so that a full garbage collection over them does not land among the measured
+requests of one handler and not of another; the collections of what the requests allocate
+are still counted. The hash seed is fixed (PYTHONHASHSEED=0). What still differs between two
+processes running the same code, up to about 4,500 instructions per request, is in the
+allocator (_PyObject_Free, glibc's _int_malloc) and in dict probes, which follow the heap's
+layout; the interpreter loop (_PyEval_EvalFrameDefault) counts the same from run to run
+(`--keep DIR` and callgrind_annotate show it per function). An overhead is thus known to
+about ±5,000 instructions per request (README, Benchmarks).
 
 valgrind slows Python about 50 times: the defaults (1,000 measured requests, one per label
 set, after 2,000 warm-up requests; 8 processes, two at a time) take about 3 minutes on a
@@ -73,7 +77,7 @@ def run_child(variant: str, requests: int) -> None:
     overhead.warm_up(handler, envs)
     # The start-up's objects out of the garbage collector's reach: a full collection over
     # them costs millions of instructions, and whether one falls among the measured
-    # requests depends on how much each set-up allocated, not on the handler.
+    # requests would depend on how much each set-up allocated, not on the handler.
     gc.collect()
     gc.freeze()
     failed = []
