@@ -79,8 +79,8 @@ def environs() -> list[dict]:
     ]
 
 
-def run_child(requests: int, rounds: int) -> dict[str, float]:
-    """Seconds per request of each handler, its fastest batch; in the child process."""
+def setup_django() -> None:
+    """Django configured and set up with this module as the URLconf; once per process."""
     import django
     from django.conf import settings
 
@@ -96,32 +96,50 @@ def run_child(requests: int, rounds: int) -> dict[str, float]:
         LOGGING_CONFIG=None,
     )
     django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
 
     global urlpatterns  # this module is the URLconf
     urlpatterns = build_urlpatterns()
 
-    handlers = {}
-    for variant, middleware in VARIANTS.items():
-        settings.MIDDLEWARE = middleware  # a handler reads it once, when it is made
-        handlers[variant] = WSGIHandler()
-    envs = environs()
 
-    def start_response(status, headers, exc_info=None):
-        if not status.startswith("200"):
-            raise SystemExit(f"{status}")
+def make_handler(middleware: list[str]):
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+
+    settings.MIDDLEWARE = middleware  # a handler reads it once, when it is made
+    return WSGIHandler()
+
+
+def start_response(status, headers, exc_info=None):
+    if not status.startswith("200"):
+        raise SystemExit(f"{status}")
+
+
+def serve(handler, envs: list[dict], n: int) -> None:
+    """n in-process WSGI calls, cycling through envs."""
+    for i in range(n):
+        env = envs[i % len(envs)].copy()
+        env["wsgi.input"] = io.BytesIO()
+        response = handler(env, start_response)
+        response.close()
+
+
+def warm_up(handler, envs: list[dict]) -> None:
+    serve(handler, envs, 2 * len(envs))  # label children, URL resolver caches
+
+
+def run_child(requests: int, rounds: int) -> dict[str, float]:
+    """Seconds per request of each handler, its fastest batch; in the child process."""
+    setup_django()
+    handlers = {variant: make_handler(middleware) for variant, middleware in VARIANTS.items()}
+    envs = environs()
 
     def batch(handler, n: int) -> float:
         start = time.process_time()
-        for i in range(n):
-            env = envs[i % len(envs)].copy()
-            env["wsgi.input"] = io.BytesIO()
-            response = handler(env, start_response)
-            response.close()
+        serve(handler, envs, n)
         return (time.process_time() - start) / n
 
     for handler in handlers.values():
-        batch(handler, 2 * len(envs))  # warm-up: label children, URL resolver caches
+        warm_up(handler, envs)
     fastest = dict.fromkeys(handlers, float("inf"))
     order = list(handlers)
     shuffle = random.Random(os.getpid()).shuffle
