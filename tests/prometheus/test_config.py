@@ -20,6 +20,7 @@ from prometheus.render_config import (
     write_config,
 )
 from promql_checks.durations import parse_duration
+from tests.support.mixin_render import short_interval_rule_files
 from tests.support.promtool import promtool
 
 
@@ -63,22 +64,25 @@ def test_the_command_line_writes_a_config_and_refuses_one_without_targets(tmp_pa
 
 
 def test_a_real_prometheus_scrapes_both_jobs_and_evaluates_every_rule(tmp_path):
-    """Prometheus started on the rendered config: both jobs up, every rule group healthy."""
+    """Prometheus started on the rendered config: both jobs up, every rule group healthy
+    (the rules as committed, but for the once-a-minute group's interval: a short one, so the
+    test need not wait up to a minute for its first evaluation)."""
     registry = CollectorRegistry()
     Counter("django_http_requests", "requests", ["status"], registry=registry).labels("200").inc()
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     target = f"127.0.0.1:{port}"
-    prometheus = PrometheusServer(tmp_path, django=[target], exporter=[target]).start()
+    rules = short_interval_rule_files(tmp_path / "rules")
+    prometheus = PrometheusServer(
+        tmp_path / "prometheus", django=[target], exporter=[target], rule_files=rules
+    ).start()
     try:
         prometheus.wait_until(
             lambda: prometheus.value('count(up{job=~"django|painel-exporter"} == 1)') == 2,
             what="both scrape jobs up",
         )
         expected = {
-            group["name"]
-            for path in COMMITTED_CONFIG.parent.glob("rules/*.yml")
-            for group in yaml.safe_load(path.read_text())["groups"]
+            group["name"] for path in rules for group in yaml.safe_load(path.read_text())["groups"]
         }
 
         def evaluated_groups():
