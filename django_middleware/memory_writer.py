@@ -13,8 +13,6 @@ the middleware uses the public API (request_series.py): slower, the same numbers
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from bisect import bisect_left
 from typing import Any
@@ -22,32 +20,12 @@ from typing import Any
 from prometheus_client.samples import Exemplar
 from prometheus_client.values import MutexValue
 
+from . import value_writes
+
 try:
     from prometheus_client.validation import _validate_exemplar
 except ImportError:  # pragma: no cover - another prometheus_client: the public API then
     _validate_exemplar = None
-
-# One lock for every MemoryRequestSeries of the process: it serialises the read-add-write of
-# each value (a thread switch between reading and storing `_value` would lose an increment).
-_lock = threading.Lock()
-
-
-def _renew_lock() -> None:
-    # A fork while another thread held the lock would leave the child's copy held for good.
-    global _lock
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_renew_lock)
-
-# Every child has its own list of the same bounds: one tuple for all keeps the bisect's
-# floats in cache when each request writes another series.
-_bounds: dict[tuple[float, ...], tuple[float, ...]] = {}
-
-
-def _shared_bounds(bounds: list[float]) -> tuple[float, ...]:
-    key = tuple(bounds)
-    return _bounds.setdefault(key, key)
 
 
 class MemoryRequestSeries:
@@ -65,13 +43,15 @@ class MemoryRequestSeries:
         self._sum = duration._sum
         # A tuple holds its items in itself: one object less to fetch than the list.
         self._buckets = tuple(duration._buckets)
-        self._bounds = _shared_bounds(duration._upper_bounds)  # ends with +Inf, as the buckets do
+        self._bounds = value_writes.shared_bounds(
+            duration._upper_bounds
+        )  # ends with +Inf, as the buckets do
 
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
         # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
         # `seconds` is a perf_counter difference, never NaN (which no bucket would count).
         bucket = self._buckets[bisect_left(self._bounds, seconds)]
-        with _lock:
+        with value_writes.lock:
             self._count._value += 1.0
             self._sum._value += seconds
             bucket._value += 1.0

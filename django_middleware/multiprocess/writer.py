@@ -18,36 +18,14 @@ API (django_middleware/request_series.py): slower, the same numbers.
 from __future__ import annotations
 
 import os
-import threading
 from bisect import bisect_left
 from typing import Any
 
+from .. import value_writes
 from .files import VALUE_AND_TIMESTAMP
 
 _pack_into = VALUE_AND_TIMESTAMP.pack_into
 _getpid = os.getpid
-
-# One lock for every MmapRequestSeries of the process, as prometheus_client has one for its
-# values: it serialises the read-add-write of each value and rebinding after a fork.
-_lock = threading.Lock()
-
-
-def _renew_lock() -> None:
-    # A fork while another thread held the lock would leave the child's copy held for good.
-    global _lock
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_renew_lock)
-
-# Every child has its own list of the same bounds: one tuple for all keeps the bisect's
-# floats in cache when each request writes another series.
-_bounds: dict[tuple[float, ...], tuple[float, ...]] = {}
-
-
-def _shared_bounds(bounds: list[float]) -> tuple[float, ...]:
-    key = tuple(bounds)
-    return _bounds.setdefault(key, key)
 
 
 class MmapRequestSeries:
@@ -64,7 +42,9 @@ class MmapRequestSeries:
         self._count_value = requests._value
         self._sum_value = duration._sum
         self._bucket_values = duration._buckets
-        self._bounds = _shared_bounds(duration._upper_bounds)  # ends with +Inf, as the buckets do
+        self._bounds = value_writes.shared_bounds(
+            duration._upper_bounds
+        )  # ends with +Inf, as the buckets do
         self._pid = 0  # bound at the first write
         # count, sum, then the buckets, each as value object, its file, the offset of its 16
         # bytes, in one flat tuple (no object per value to fetch on each request); None while
@@ -74,7 +54,7 @@ class MmapRequestSeries:
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
         # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
         # `seconds` is a perf_counter difference, never NaN (which no bucket would count).
-        with _lock:
+        with value_writes.lock:
             # One getpid() per request rather than an at-fork hook: a fork made outside
             # os.fork (a C extension, an embedding server) runs no hooks.
             if self._pid != _getpid():
@@ -139,7 +119,7 @@ class MmapTenantRequestSeries(MmapRequestSeries):
         self._tenant_at = 3 * (2 + len(self._bucket_values))
 
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
-        with _lock:
+        with value_writes.lock:
             if self._pid != _getpid():
                 self._bind()
             places = self._places
