@@ -468,3 +468,21 @@ def requests_link(title: str, **fields: str) -> _Raw:
     )
     url = f"/d/painel-requests/painel-requests?{params}&${{__url_time_range}}"
     return _Raw({"title": title, "url": url, "targetBlank": False})
+
+
+CHOSEN_TENANTS = 'tenant=~"$tenant"'
+
+
+def with_tenant_and_endpoint(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """`board` with the app boards' `tenant` variable, then `endpoint` listing the endpoints
+    of the chosen tenants."""
+    return board.with_variable(
+        label_variable("tenant", "Tenant", f"django_http_requests_total{{{app()}}}", "tenant")
+    ).with_variable(
+        label_variable(
+            "endpoint",
+            "Endpoint",
+            f"django_http_requests_total{{{app(CHOSEN_TENANTS)}}}",
+            "endpoint",
+        )
+    )

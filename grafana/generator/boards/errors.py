@@ -9,12 +9,12 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
 
 from grafana.generator.panels import (
+    CHOSEN_TENANTS,
     app,
     app_recorded,
     config,
     exporter,
     framed,
-    label_variable,
     new_dashboard,
     query,
     range_total,
@@ -27,6 +27,7 @@ from grafana.generator.panels import (
     thresholds,
     time_series,
     with_targets,
+    with_tenant_and_endpoint,
 )
 from prometheus.rules_generator.slo import (
     BURN_ALERTS,
@@ -41,7 +42,6 @@ ERROR_LEVELS = 'level=~"error|critical"'
 # The app's panels filter on the two variables (and $job, $cluster: panels.app...); log
 # records carry neither label.
 FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
-TENANT = 'tenant=~"$tenant"'
 SERVER_ERRORS = 'status=~"5.."'
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
 
@@ -248,7 +248,7 @@ def burn_rates() -> dashboard.Panel:
 
 def tenants_burning_fastest() -> dashboard.Panel:
     budget = 1 - config().availability_objective
-    ratio = series("tenant:django_http_requests_5xx:ratio_rate1h", app_recorded(TENANT))
+    ratio = series("tenant:django_http_requests_5xx:ratio_rate1h", app_recorded(CHOSEN_TENANTS))
     burn = f"{ratio} / {budget:g}"
     panel = (
         framed(
@@ -274,20 +274,14 @@ def tenants_burning_fastest() -> dashboard.Panel:
 
 def build() -> dashboard.Dashboard:
     return (
-        new_dashboard(
-            UID,
-            "painel / Errors",
-            "Errors per hour, the most frequent exceptions in the logs and from views, log "
-            "records by level, and the error budget left.",
-            "now-24h",
-            shows_app=True,
-        )
-        .with_variable(
-            label_variable("tenant", "Tenant", f"django_http_requests_total{{{app()}}}", "tenant")
-        )
-        .with_variable(
-            label_variable(
-                "endpoint", "Endpoint", f"django_http_requests_total{{{app(TENANT)}}}", "endpoint"
+        with_tenant_and_endpoint(
+            new_dashboard(
+                UID,
+                "painel / Errors",
+                "Errors per hour, the most frequent exceptions in the logs and from views, log "
+                "records by level, and the error budget left.",
+                "now-24h",
+                shows_app=True,
             )
         )
         .with_panel(errors_per_hour())

@@ -8,7 +8,6 @@ from grafana.generator.panels import (
     app,
     app_recorded,
     exporter,
-    label_variable,
     new_dashboard,
     query,
     range_total,
@@ -20,12 +19,12 @@ from grafana.generator.panels import (
     table_panel,
     thresholds,
     time_series,
+    with_tenant_and_endpoint,
 )
 
 UID = "painel-requests"
 # Every panel filters on the two variables (and on $job, $cluster: panels.app...).
 FILTER = 'tenant=~"$tenant", endpoint=~"$endpoint"'
-TENANT = 'tenant=~"$tenant"'
 CLIENT_ERRORS, SERVER_ERRORS = 'status=~"4.."', 'status=~"5.."'
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
 BUCKETS = "endpoint_method_tenant:django_http_request_duration_seconds_bucket:rate5m"
@@ -269,23 +268,14 @@ def slowest_requests() -> dashboard.Panel:
 
 def build() -> dashboard.Dashboard:
     return (
-        new_dashboard(
-            UID,
-            "painel / Requests",
-            "Response times, request rates, errors and the slowest endpoints and requests, "
-            "per tenant and endpoint.",
-            "now-6h",
-            shows_app=True,
-        )
-        .with_variable(
-            label_variable("tenant", "Tenant", f"django_http_requests_total{{{app()}}}", "tenant")
-        )
-        .with_variable(
-            label_variable(
-                "endpoint",
-                "Endpoint",
-                f"django_http_requests_total{{{app(TENANT)}}}",
-                "endpoint",
+        with_tenant_and_endpoint(
+            new_dashboard(
+                UID,
+                "painel / Requests",
+                "Response times, request rates, errors and the slowest endpoints and requests, "
+                "per tenant and endpoint.",
+                "now-6h",
+                shows_app=True,
             )
         )
         .with_row(dashboard.Row("Over time"))
