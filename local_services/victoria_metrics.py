@@ -49,9 +49,37 @@ def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class VictoriaMetricsServer(QueryAPI):
+class _VMProcess:
+    """A VictoriaMetrics binary on a local port: its address, its start (ready when /health
+    answers) and stop; `argv()` is each binary's own."""
+
+    name: str
+    port: int
+    workdir: Path
+    process: ManagedProcess | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = ManagedProcess(f"{self.name}-{self.port}", self.argv(), self.workdir)
+        self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/health", timeout=60))
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+class VictoriaMetricsServer(_VMProcess, QueryAPI):
     """Single-node VictoriaMetrics: Prometheus remote_write in, the Prometheus query API out."""
 
+    name = "victoria-metrics"
     post = True  # the query API asked as Grafana asks it (POST, form-encoded)
 
     def __init__(
@@ -61,10 +89,6 @@ class VictoriaMetricsServer(QueryAPI):
         self.port = port or free_port()
         self.overrides = dict(overrides or {})
         self.process: ManagedProcess | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def write_url(self) -> str:
@@ -82,16 +106,6 @@ class VictoriaMetricsServer(QueryAPI):
         )
         return [_binary("victoria-metrics"), *args]
 
-    def start(self) -> VictoriaMetricsServer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process = ManagedProcess(f"victoria-metrics-{self.port}", self.argv(), self.workdir)
-        self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/health", timeout=60))
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-
     # --- past data ---------------------------------------------------------------------
 
     def import_prometheus(self, text: str, extra_labels: Mapping[str, str] = ()) -> None:
@@ -104,9 +118,11 @@ class VictoriaMetricsServer(QueryAPI):
         response.raise_for_status()
 
 
-class VMAlert:
+class VMAlert(_VMProcess):
     """vmalert evaluating rule files (painel's by default) against a store, writing the
     recorded series and ALERTS back into it and sending alerts to an Alertmanager."""
+
+    name = "vmalert"
 
     def __init__(
         self,
@@ -126,10 +142,6 @@ class VMAlert:
         self.overrides = dict(overrides or {})
         self.process: ManagedProcess | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def argv(self) -> list[str]:
         args = with_flags(
             default_args("vmalert"),
@@ -144,16 +156,6 @@ class VMAlert:
             },
         )
         return [_binary("vmalert"), *args]
-
-    def start(self) -> VMAlert:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process = ManagedProcess(f"vmalert-{self.port}", self.argv(), self.workdir)
-        self.process.start(ready=lambda: _wait_http_ok(f"{self.url}/health", timeout=60))
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
 
     def rule_groups(self) -> list[dict]:
         return httpx.get(f"{self.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
