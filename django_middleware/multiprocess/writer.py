@@ -4,27 +4,29 @@ straight into prometheus_client's files.
 prometheus_client's value class takes its process-wide lock, calls os.getpid() (a system call)
 and looks its key's place up in the file for every value it writes, and a request writes
 three: the count, the histogram's sum and one bucket. `MmapRequestSeries` writes the three
-under one lock after one pid check, at places looked up once. It writes the same 16 bytes at
-the same offsets into the very files prometheus_client opened, so the files, and whoever reads
-them (prometheus_client's MultiProcessCollector, ours), see no difference.
+under one lock after one pid check, at places looked up once, each as one store of a double
+into a view of the file (struct's pack_into would parse its arguments and take the buffer on
+every call). It writes the same bytes at the same offsets into the very files prometheus_client
+opened (through a mapping of its own: see _place), so the files, and whoever reads them
+(prometheus_client's MultiProcessCollector, ours), see no difference.
 
 prometheus_client has no public hook for this (a custom value class must be installed before
 any metric exists, and django-prometheus creates its metrics on import), so the writer reads a
-few attributes of prometheus_client's values (`_file`, `_key`, `_value`) and files (`_m`,
+few attributes of prometheus_client's values (`_file`, `_key`, `_value`) and files (`_f`,
 `_positions`). `can_write` checks they are there; otherwise the middleware uses the public
 API (django_middleware/request_series.py): slower, the same numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 from bisect import bisect_left
 from typing import Any
 
 from .. import value_writes
-from .files import VALUE_AND_TIMESTAMP
 
-_pack_into = VALUE_AND_TIMESTAMP.pack_into
 _getpid = os.getpid
 
 
@@ -65,20 +67,16 @@ class MmapRequestSeries:
                 return
             # What prometheus_client's MmapedValue.inc does, without its lock and pid check,
             # spelled out three times (a call each would cost more than the write): the
-            # in-memory value stays current for its get(), the file gets value and timestamp
-            # 0, packed in place. file._m, not a copy: prometheus_client maps the file anew
-            # when it grows.
+            # in-memory value stays current for its get(), the file gets the value as one
+            # double (its timestamp stays the 0 prometheus_client wrote).
             value = places[0]
-            value._value = total = value._value + 1.0
-            _pack_into(places[1]._m, places[2], total, 0.0)
+            value._value = places[1][places[2]] = value._value + 1.0
             value = places[3]
-            value._value = total = value._value + seconds
-            _pack_into(places[4]._m, places[5], total, 0.0)
+            value._value = places[4][places[5]] = value._value + seconds
             # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
             at = 6 + 3 * bisect_left(self._bounds, seconds)
             value = places[at]
-            value._value = total = value._value + 1.0
-            _pack_into(places[at + 1]._m, places[at + 2], total, 0.0)
+            value._value = places[at + 1][places[at + 2]] = value._value + 1.0
 
     def _bind(self) -> None:
         """Look up where the values live in this process's files (again after a fork)."""
@@ -87,10 +85,11 @@ class MmapRequestSeries:
         self._count_value.get()
         values = self._values()
         self._pid = _getpid()
+        self._places = None
         if all(value._key in value._file._positions for value in values):
-            self._places = tuple(item for value in values for item in _place(value))
-        else:
-            self._places = None
+            # No mapping to be had: written through the values, as a detached key is.
+            with contextlib.suppress(OSError, ValueError):
+                self._places = tuple(item for value in values for item in _place(value))
 
     def _values(self) -> tuple[Any, ...]:
         return (self._count_value, self._sum_value, *self._bucket_values)
@@ -148,13 +147,32 @@ def _add(places: tuple, at: int, amount: float) -> None:
     """MmapRequestSeries.record's write of the value whose place starts at `at`, as a call:
     the per-tenant writer's five writes need no hand-spelled copy."""
     value = places[at]
-    value._value = total = value._value + amount
-    _pack_into(places[at + 1]._m, places[at + 2], total, 0.0)
+    value._value = places[at + 1][places[at + 2]] = value._value + amount
 
 
-def _place(value: Any) -> tuple[Any, Any, int]:
+# id(file) -> (file, the mapping's length, the mapping as doubles), in this process
+_views: dict[int, tuple[Any, int, memoryview]] = {}
+os.register_at_fork(after_in_child=_views.clear)  # the parent's files: a child has its own
+
+
+def _place(value: Any) -> tuple[Any, memoryview, int]:
+    """The value, its file as doubles, the index of its value double.
+
+    The file's own mapping, seen as doubles, would be one index and one store a write, but
+    a view exported from it makes prometheus_client's close() of the file (after every fork)
+    fail: the writer maps the file again, a mapping of its own that only its views hold.
+    MAP_SHARED, so both mappings write the same pages. Its length is the file's at the time:
+    a value placed later, past it, maps the file anew (the old mapping stays as long as a
+    series writes through it)."""
     file = value._file
-    return value, file, file._positions[value._key]
+    offset = file._positions[value._key]
+    entry = _views.get(id(file))
+    if entry is None or entry[0] is not file or offset + 8 > entry[1]:
+        fileno = file._f.fileno()
+        length = os.fstat(fileno).st_size  # all of it backed (safe_mmap reserves its space)
+        entry = (file, length, memoryview(mmap.mmap(fileno, length)).cast("d"))
+        _views[id(file)] = entry
+    return value, entry[2], offset // 8
 
 
 def _writes_mmap_files(value: Any) -> bool:
@@ -166,9 +184,10 @@ def _writes_mmap_files(value: Any) -> bool:
     positions = getattr(file, "_positions", None)
     return (
         isinstance(getattr(value, "_value", None), float)
-        and hasattr(file, "_m")
+        and hasattr(getattr(file, "_f", None), "fileno")
         and isinstance(positions, dict)
         and getattr(value, "_key", None) in positions
+        and positions[value._key] % 8 == 0  # the value double is aligned (it is, padded)
     )
 
 

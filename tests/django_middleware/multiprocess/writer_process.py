@@ -3,7 +3,7 @@ through prometheus_client's public API or through the middleware's MmapRequestSe
 
     python -m tests.django_middleware.multiprocess.writer_process public|series DIR
 
-It records in the parent, forks a child that records through the very same series objects,
+It records in the parent, makes enough other series that the files grow, forks a child that records through the very same series objects,
 records from several threads at once, and prints {"writer", "parent", "child"} as JSON.
 """
 
@@ -20,6 +20,11 @@ TENANTS = ("acme", "globex")
 DURATIONS = (0.0078125, 0.0625, 0.5, 1.0, 3.0, 16.0)
 THREADS = 4
 PER_THREAD = 500
+GROWN = 600  # series made after the first ones: past prometheus_client's first 1 MiB
+
+
+def histogram_file(directory: str) -> str:
+    return os.path.join(directory, f"histogram_{os.getpid()}.db")
 
 
 def observed(tenant_index: int) -> list[float]:
@@ -55,6 +60,14 @@ def main(writer: str, directory: str) -> None:
         for tenant in TENANTS
     }
     record_all(series)
+    # Enough new series that both files outgrow their first mapping while the series above
+    # are bound to it: their later writes (parent, child, threads) must still land.
+    for index in range(GROWN):
+        make(
+            metrics.requests.labels("GET", f"/grown/{index}/", "200", TENANTS[0]),
+            metrics.duration.labels("GET", f"/grown/{index}/", TENANTS[0]),
+        ).record(DURATIONS[index % len(DURATIONS)])
+    assert os.path.getsize(histogram_file(directory)) > 1024 * 1024, "the file did not grow"
 
     child = os.fork()
     if child == 0:
