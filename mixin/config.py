@@ -72,12 +72,14 @@ class MixinConfig:
     # `increase1m`, which the dashboards read: a shorter interval is for tests that cannot
     # wait a minute, a longer one costs accuracy at the range's edges.
     range_rules_interval: str = "1m"
-    # how far behind now those counts are read (the raw series `offset` this much): the
-    # longest a sample takes to become queryable where the rules are evaluated (remote
-    # write into VictoriaMetrics with -search.latencyOffset=0, Mimir...). A sample that
-    # arrives after its evaluation would be missed by it and by the next. None: read at now
-    # (Prometheus evaluating its own scrapes).
-    range_rules_delay: str | None = None
+    # how far behind now those counts are read (the raw series `offset` this much): longer
+    # than a sample takes to become queryable where the rules are evaluated. A sample
+    # stamped before an evaluation but stored after it would be missed by it and by the
+    # next: in Prometheus a scrape is stamped when it starts and stored when it ends (up to
+    # its scrape_timeout, 10s by default, later); remote write (VictoriaMetrics, Mimir) adds
+    # its batching. One interval by default, so that each evaluation reads whole intervals
+    # of samples; the tables end that far behind now. None: read at now.
+    range_rules_delay: str | None = "1m"
 
     def __post_init__(self) -> None:
         for name in ("app_job_selector", "exporter_job_selector"):
@@ -106,7 +108,7 @@ class MixinConfig:
         delay = self.range_rules_delay
         if delay is not None and (not isinstance(delay, str) or not _INTERVAL.fullmatch(delay)):
             raise ConfigError(
-                f"range_rules_delay {delay!r}: give a duration like 30s, or leave it out"
+                f"range_rules_delay {delay!r}: give a duration like 30s, or null for none"
             )
         url = self.runbook_base_url
         if not isinstance(url, str) or not re.match(r"https?://[^\s#]+$", url):

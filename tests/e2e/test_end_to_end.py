@@ -45,7 +45,7 @@ from local_services.scrape import Scrape
 from local_services.waiting import wait_until
 from promql_checks.durations import parse_duration
 from tests.e2e import yesterday
-from tests.support.mixin_render import short_interval_rule_files
+from tests.support.mixin_render import SHORT_RANGE_RULES_DELAY_SECONDS, short_interval_rule_files
 
 pytestmark = pytest.mark.slow
 
@@ -219,11 +219,13 @@ def run(tmp_path_factory):
         )
         # Rules evaluated on the final samples: every group has started an evaluation a
         # whole interval after they were seen (a group late by more than an interval
-        # evaluates at its latest due tick, which is then still after the samples).
+        # evaluates at its latest due tick, which is then still after the samples), and the
+        # range rules' delay later, since they read that far behind.
         seen = time.time()
         prometheus.wait_until(
             lambda: all(
-                datetime.fromisoformat(group["lastEvaluation"]).timestamp() >= seen + SCRAPE_SECONDS
+                datetime.fromisoformat(group["lastEvaluation"]).timestamp()
+                >= seen + SCRAPE_SECONDS + SHORT_RANGE_RULES_DELAY_SECONDS
                 for group in prometheus.rule_groups()
             ),
             what="every rule group evaluated after the last samples",

@@ -26,7 +26,12 @@ from local_services.waiting import wait_until
 from prometheus.rules_generator.recording import TENANT_DURATION
 from promql_checks.expressions import metric_names
 from tests.django_middleware.helpers import server_env
-from tests.support.mixin_render import SHORT_RANGE_RULES, USER_CONFIG, render_with
+from tests.support.mixin_render import (
+    SHORT_RANGE_RULES,
+    SHORT_RANGE_RULES_DELAY_SECONDS,
+    USER_CONFIG,
+    render_with,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -129,11 +134,13 @@ def fleet(tmp_path_factory):
                 what=f"Prometheus scraped {total} requests of {job} in {cluster}",
                 detail=lambda: prometheus.query("django_http_requests_total"),
             )
-        # Every rule group evaluated a whole interval after the last samples were seen.
+        # Every rule group evaluated a whole interval after the last samples were seen, and
+        # the range rules' delay later (they read that far behind).
         seen = time.time()
         prometheus.wait_until(
             lambda: all(
-                datetime.fromisoformat(g["lastEvaluation"]).timestamp() >= seen + SCRAPE_SECONDS
+                datetime.fromisoformat(g["lastEvaluation"]).timestamp()
+                >= seen + SCRAPE_SECONDS + SHORT_RANGE_RULES_DELAY_SECONDS
                 for g in prometheus.rule_groups()
             ),
             what="every rule group evaluated after the last samples",

@@ -24,6 +24,7 @@ from django_middleware.conf import DEFAULT_BUCKETS
 from grafana.generator.generate import DASHBOARDS_DIR
 from local_services.ports import free_port
 from local_services.prometheus import RULES_DIR, PrometheusServer
+from mixin.config import MixinConfig
 
 SCRAPE = 15
 HOURS = 2
@@ -33,6 +34,10 @@ NEW_PAIR_FROM = 90 * 60  # one pair's series appear half-way through the last ho
 # Raw counters can only be compared over the same minutes the rule added up; what is left
 # is the raw queries' extrapolation over at most one scrape interval at the window's start.
 TOLERANCE = 0.01
+# How far behind the committed per-minute rules read (MixinConfig's default), in seconds.
+DELAY = {"s": 1, "m": 60}[MixinConfig().range_rules_delay[-1]] * int(
+    MixinConfig().range_rules_delay[:-1]
+)
 
 RAW = {
     ("10 slowest endpoints", "A"): "topk(10, histogram_quantile(0.95, sum by (endpoint, method, "
@@ -172,14 +177,15 @@ def test_a_range_table_shows_the_rows_and_values_of_the_raw_counters(prometheus,
     minute = "endpoint_method_tenant:django_http_requests:increase1m"
     last = max(float(r["value"][1]) for r in server.query(f"timestamp({minute})", now))
     shown = rows(server.query(queries[(panel, "A")], now))
-    raw = rows(server.query(RAW[(panel, "A")], last))
+    # The last minute recorded is the one that ended range_rules_delay before it.
+    raw = rows(server.query(RAW[(panel, "A")], last - DELAY))
     assert len(shown) == 10
     assert shown.keys() == raw.keys()
     for key, value in shown.items():
         assert value == pytest.approx(raw[key], rel=TOLERANCE), key
     # B: a value for every row shown (the table keeps A's rows), that of the raw counters.
     second = rows(server.query(queries[(panel, "B")], now))
-    raw_second = rows(server.query(RAW[(panel, "B")], last))
+    raw_second = rows(server.query(RAW[(panel, "B")], last - DELAY))
     assert shown.keys() <= second.keys()
     for key in shown:
         assert second[key] == pytest.approx(raw_second[key], rel=TOLERANCE), key

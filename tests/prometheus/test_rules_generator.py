@@ -105,7 +105,9 @@ def test_node_rules_have_names_of_their_own_beside_node_mixin():
 def test_the_range_tables_group_runs_and_looks_back_at_the_configured_interval():
     (group,) = [
         g
-        for g in _groups("recording.yml", MixinConfig(range_rules_interval="30s"))
+        for g in _groups(
+            "recording.yml", MixinConfig(range_rules_interval="30s", range_rules_delay=None)
+        )
         if g["name"] == "painel.django.increase.rules"
     ]
     assert group["interval"] == "30s"
@@ -113,6 +115,13 @@ def test_the_range_tables_group_runs_and_looks_back_at_the_configured_interval()
         assert rule["record"].endswith(":increase1m")  # the name the dashboards read
         assert "offset 30s" in rule["expr"] and "[30s]" in rule["expr"]
         assert "1m" not in rule["expr"]
+
+
+def test_by_default_each_evaluation_reads_the_interval_that_ended_an_interval_ago():
+    (group,) = [g for g in _groups("recording.yml") if g["name"] == "painel.django.increase.rules"]
+    for rule in group["rules"]:
+        expr = rule["expr"]
+        assert "offset 1m -" in expr and "offset 120s" in expr and "[1m] offset 1m" in expr
 
 
 def test_a_delay_reads_both_ends_of_each_interval_that_far_behind():

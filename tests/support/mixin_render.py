@@ -34,7 +34,13 @@ USER_CONFIG = {
 # have evaluated past the load within seconds instead of a minute's wait. Not shorter: a
 # series must be readable within one interval of its first sample (-2s lost the whole
 # load in VictoriaMetrics, where remote-written samples become searchable seconds later).
-SHORT_RANGE_RULES = {"range_rules_interval": "10s"}
+# Read 2 s behind now rather than the default minute: a local scrape is stored within
+# milliseconds of its timestamp. Waits for the rules add SHORT_RANGE_RULES_DELAY_SECONDS.
+SHORT_RANGE_RULES_DELAY_SECONDS = 2
+SHORT_RANGE_RULES = {
+    "range_rules_interval": "10s",
+    "range_rules_delay": f"{SHORT_RANGE_RULES_DELAY_SECONDS}s",
+}
 
 
 @dataclass(frozen=True)
