@@ -16,6 +16,12 @@ STANDARD_METHODS = frozenset(
 OTHER_METHOD = "OTHER"
 UNMATCHED = "<unmatched>"
 NO_TENANT = "<none>"
+# getattr(request, "tenant", ABSENT) is ABSENT: django-tenants has not set request.tenant.
+# getattr with a default raises nothing inside for a missing attribute, where reading
+# request.__dict__ would turn the request's inline attributes into a dict for the rest of the
+# request, and every later attribute read, Django's too, into a dict look-up (about 1,500
+# instructions a request, counted with benchmarks/middleware_instructions.py).
+ABSENT = object()
 TENANT_MAX_LENGTH = 64
 RESOLVER_ERROR_LOG_INTERVAL = 60.0  # seconds
 
@@ -99,8 +105,7 @@ class TenantLabels:
                     self._resolver_error_logged_at = now
                     logger.exception("painel: TENANT_RESOLVER raised; using the next source")
         if not value:
-            # The instance dict, not getattr: no AttributeError raised and caught per request.
-            tenant = request.__dict__.get("tenant")
+            tenant = getattr(request, "tenant", None)
             if tenant is not None:
                 value = getattr(tenant, "schema_name", None)
             if not value:

@@ -51,10 +51,15 @@ class MemoryRequestSeries:
         # The first bound >= seconds: `le` is inclusive, as in prometheus_client's observe.
         # `seconds` is a perf_counter difference, never NaN (which no bucket would count).
         bucket = self._buckets[bisect_left(self._bounds, seconds)]
-        with value_writes.lock:
+        # acquire and release, not `with`: no bound __enter__ and __exit__ made per request.
+        lock = value_writes.lock
+        lock.acquire()
+        try:
             self._count._value += 1.0
             self._sum._value += seconds
             bucket._value += 1.0
+        finally:
+            lock.release()
         if exemplar:
             # As Histogram.observe: checked after counting, kept on the bucket counted.
             _validate_exemplar(exemplar)

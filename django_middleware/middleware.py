@@ -16,6 +16,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 
 from . import runtime
 from .labels import (
+    ABSENT,
     NO_TENANT,
     OTHER_METHOD,
     STANDARD_METHODS,
@@ -35,6 +36,25 @@ _pending_drops = dropped.pending  # emptied in place by flush()
 class MetricsMiddleware:
     sync_capable = True
     async_capable = True
+    # Slots, no instance dict: Django wraps each middleware with functools.wraps, which reads
+    # the instance's __dict__ and so turns its attributes into a dict look-up on every read.
+    # The coroutine markers are what asgiref (3.11) and inspect (3.12+) set under ASGI.
+    __slots__ = (
+        "get_response",
+        "metrics",
+        "children",
+        "tenant",
+        "tenant_from_header",
+        "tenant_meta_key",
+        "seen",
+        "slow_threshold",
+        "user_field",
+        "excluded_paths",
+        "excluded_prefixes",
+        "is_async",
+        "_is_coroutine",
+        "_is_coroutine_marker",
+    )
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
@@ -80,7 +100,7 @@ class MetricsMiddleware:
             if (
                 self.tenant_from_header
                 and duration <= self.slow_threshold
-                and "tenant" not in request.__dict__
+                and getattr(request, "tenant", ABSENT) is ABSENT
             ):
                 match = request.resolver_match
                 series = self.seen.get(
@@ -146,7 +166,7 @@ class MetricsMiddleware:
     def _record(self, request: Any, status: int, duration: float) -> None:
         match = request.resolver_match
         route = None if match is None else match.route
-        if self.tenant_from_header and "tenant" not in request.__dict__:
+        if self.tenant_from_header and getattr(request, "tenant", ABSENT) is ABSENT:
             # The common case: the tenant from the header (no resolver, no django-tenants), and
             # the method, route, status and tenant seen before: one look-up of them as they
             # come, no label worked out again.
@@ -179,7 +199,7 @@ class MetricsMiddleware:
         else:
             endpoint = endpoint_labels.get(route) or endpoint_label(request)
         tenants = self.tenant
-        if tenants.resolver is None and "tenant" not in request.__dict__:
+        if tenants.resolver is None and getattr(request, "tenant", ABSENT) is ABSENT:
             tenant = request.META.get(tenants.meta_key)  # the header, the usual source
         else:
             tenant = tenants.value(request)

@@ -56,7 +56,10 @@ class MmapRequestSeries:
     def record(self, seconds: float, exemplar: dict[str, str] | None = None) -> None:
         # `exemplar` is dropped: prometheus_client keeps none in multiprocess mode either.
         # `seconds` is a perf_counter difference, never NaN (which no bucket would count).
-        with value_writes.lock:
+        # acquire and release, not `with`: no bound __enter__ and __exit__ made per request.
+        lock = value_writes.lock
+        lock.acquire()
+        try:
             # One getpid() per request rather than an at-fork hook: a fork made outside
             # os.fork (a C extension, an embedding server) runs no hooks.
             if self._pid != _getpid():
@@ -77,6 +80,8 @@ class MmapRequestSeries:
             at = 6 + 3 * bisect_left(self._bounds, seconds)
             value = places[at]
             value._value = places[at + 1][places[at + 2]] = value._value + 1.0
+        finally:
+            lock.release()
 
     def _bind(self) -> None:
         """Look up where the values live in this process's files (again after a fork)."""
