@@ -459,12 +459,17 @@ def range_total(metric_selector: str, by: str) -> str:
     return f"sum by ({by}) (increase({metric_selector}[$__range] @ end()))"
 
 
-def requests_link(title: str, **fields: str) -> _Raw:
+def requests_link(title: str, keep: tuple[str, ...] = (), **fields: str) -> _Raw:
     """A data link to the Requests board, its variables set from the clicked row's `fields`
-    (variable -> field name), the time range kept."""
+    (variable -> field name), the variables `keep` as they are chosen, the time range kept."""
     params = "&".join(
-        f"var-{variable}=${{__data.fields.{field}:percentencode}}"
-        for variable, field in fields.items()
+        [
+            *(
+                f"var-{variable}=${{__data.fields.{field}:percentencode}}"
+                for variable, field in fields.items()
+            ),
+            *(f"${{{variable}:queryparam}}" for variable in keep),
+        ]
     )
     url = f"/d/painel-requests/painel-requests?{params}&${{__url_time_range}}"
     return _Raw({"title": title, "url": url, "targetBlank": False})

@@ -217,14 +217,17 @@ def test_errors_dashboard_shows_hourly_bars_side_by_side_and_the_top_5_exception
 
 
 def test_tables_link_to_the_requests_board_filtered_on_the_clicked_row():
-    for uid, title, fields in (
-        ("painel-requests", "10 slowest endpoints", ("endpoint", "tenant")),
-        ("painel-errors", "5 most frequent exceptions raised by views", ("endpoint",)),
+    for uid, title, fields, kept in (
+        # rows are endpoints of the chosen tenants: the link keeps the tenants chosen
+        ("painel-requests", "10 slowest endpoints", ("endpoint",), ("tenant",)),
+        ("painel-errors", "5 most frequent exceptions raised by views", ("endpoint",), ()),
     ):
         (link,) = panel(board(uid), title)["fieldConfig"]["defaults"]["links"]
         assert link["url"].startswith("/d/painel-requests/")
         for field in fields:
             assert f"var-{field}=${{__data.fields.{field}:percentencode}}" in link["url"]
+        for variable in kept:
+            assert f"${{{variable}:queryparam}}" in link["url"]
         assert "${__url_time_range}" in link["url"]
         # The link's field names are columns the table's queries return.
         assert all(

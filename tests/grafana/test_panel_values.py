@@ -24,8 +24,8 @@ def series(metric: str, values: str, **labels: str) -> dict:
 
 
 def endpoint_series(metric: str, endpoint: str, per_minute: float, **labels: str) -> dict:
-    """An hour of a counter of the app growing by `per_minute`."""
-    return series(metric, f"0+{per_minute:g}x60", **APP, endpoint=endpoint, **labels)
+    """An hour and a minute of a counter of the app growing by `per_minute`."""
+    return series(metric, f"0+{per_minute:g}x61", **APP, endpoint=endpoint, **labels)
 
 
 # /fast/: 10 requests a minute under 100 ms, never slow. /report/: 5 a minute between
@@ -64,9 +64,9 @@ def rows(*pairs: tuple[str, float], method: bool = True, tenant: bool = True) ->
 # (panel, refId) -> the cells over the last hour, in any order.
 EXPECTED = {
     # p95 interpolated in the bucket holding it: 0.95 x 0.1 s, and 0.5 s + 0.95 x 0.5 s.
-    ("10 slowest endpoints", "A"): rows(("/fast/", 0.095), ("/report/", 0.975)),
+    ("10 slowest endpoints", "A"): rows(("/fast/", 0.095), ("/report/", 0.975), tenant=False),
     # An endpoint that was never slow counts 0, not an empty cell.
-    ("10 slowest endpoints", "B"): rows(("/fast/", 0), ("/report/", 300)),
+    ("10 slowest endpoints", "B"): rows(("/fast/", 0), ("/report/", 300), tenant=False),
     ("10 most accessed endpoints", "A"): rows(("/fast/", 600), ("/report/", 300), tenant=False),
     ("10 most accessed endpoints", "B"): rows(("/fast/", 0.05), ("/report/", 0.7), tenant=False),
 }
@@ -99,11 +99,12 @@ def assert_prometheus_evaluates(
 
 def test_the_endpoint_tables_show_p95_slow_counts_request_counts_and_averages(tmp_path):
     queries = panel_queries("requests.json", HOUR)
+    # The tables read the per-minute recording rules, which record each minute a minute
+    # later (range_rules_delay): at 61m the last hour's minutes are 0m to 60m.
     cases = [
-        {"expr": queries[key], "eval_time": "60m", "exp_samples": samples}
+        {"expr": queries[key], "eval_time": "61m", "exp_samples": samples}
         for key, samples in EXPECTED.items()
     ]
-    # The tables read the per-minute recording rules.
     assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
 
 

@@ -41,15 +41,20 @@ DELAY = {"s": 1, "m": 60}[MixinConfig().range_rules_delay[-1]] * int(
 
 RAW = {
     ("10 slowest endpoints", "A"): "topk(10, histogram_quantile(0.95, sum by (endpoint, method, "
-    "tenant, le) (increase(django_http_request_duration_seconds_bucket[1h]))))",
-    ("10 slowest endpoints", "B"): "sum by (endpoint, method, tenant) "
-    "(increase(django_http_slow_requests_total[1h]))",
+    "le) (increase(django_http_request_duration_seconds_bucket{TENANT}[1h]))))",
+    ("10 slowest endpoints", "B"): "sum by (endpoint, method) "
+    "(increase(django_http_slow_requests_total{TENANT}[1h]))",
     ("10 most accessed endpoints", "A"): "topk(10, sum by (endpoint, method) "
-    "(increase(django_http_requests_total[1h])))",
+    "(increase(django_http_requests_total{TENANT}[1h])))",
     ("10 most accessed endpoints", "B"): "sum by (endpoint, method) "
-    "(increase(django_http_request_duration_seconds_sum[1h])) / sum by (endpoint, method) "
-    "(increase(django_http_request_duration_seconds_count[1h]))",
+    "(increase(django_http_request_duration_seconds_sum{TENANT}[1h])) / sum by (endpoint, method) "
+    "(increase(django_http_request_duration_seconds_count{TENANT}[1h]))",
 }
+
+
+def raw(panel: str, ref_id: str, tenant: str | None) -> str:
+    """The raw-counter query of a table's target, over the chosen tenant or all."""
+    return RAW[(panel, ref_id)].replace("{TENANT}", f'{{tenant="{tenant}"}}' if tenant else "")
 
 
 def _labels(**labels: str) -> str:
@@ -165,45 +170,51 @@ def rows(result: list[dict]) -> dict[tuple, float]:
     return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in result}
 
 
+@pytest.mark.parametrize("tenant", [None, "t1"], ids=["all tenants", "one tenant"])
 @pytest.mark.parametrize("panel", ["10 slowest endpoints", "10 most accessed endpoints"])
-def test_a_range_table_shows_the_rows_and_values_of_the_raw_counters(prometheus, panel):
+def test_a_range_table_shows_the_rows_and_values_of_the_raw_counters(prometheus, panel, tenant):
+    """At All the slowest endpoints come from the endpoints' own rules, with a tenant chosen
+    from that tenant's pairs: both as the raw counters give them."""
     server, end = prometheus
     board = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
+    choice = {"tenant": tenant} if tenant else {}
     queries = {
         (q.panel, q.ref_id): q.expr
-        for q in iter_panel_queries(board, {}, TimeRange(range_seconds=3600))
+        for q in iter_panel_queries(board, choice, TimeRange(range_seconds=3600))
     }
     now = end - 20  # Grafana's now falls anywhere between two evaluations of the rules
     minute = "endpoint_method_tenant:django_http_requests:increase1m"
     last = max(float(r["value"][1]) for r in server.query(f"timestamp({minute})", now))
     shown = rows(server.query(queries[(panel, "A")], now))
     # The last minute recorded is the one that ended range_rules_delay before it.
-    raw = rows(server.query(RAW[(panel, "A")], last - DELAY))
+    expected = rows(server.query(raw(panel, "A", tenant), last - DELAY))
     assert len(shown) == 10
-    assert shown.keys() == raw.keys()
+    assert shown.keys() == expected.keys()
     for key, value in shown.items():
-        assert value == pytest.approx(raw[key], rel=TOLERANCE), key
+        assert value == pytest.approx(expected[key], rel=TOLERANCE), key
     # B: a value for every row shown (the table keeps A's rows), that of the raw counters.
     second = rows(server.query(queries[(panel, "B")], now))
-    raw_second = rows(server.query(RAW[(panel, "B")], last - DELAY))
+    expected_second = rows(server.query(raw(panel, "B", tenant), last - DELAY))
     assert shown.keys() <= second.keys()
     for key in shown:
-        assert second[key] == pytest.approx(raw_second[key], rel=TOLERANCE), key
+        assert second[key] == pytest.approx(expected_second[key], rel=TOLERANCE), key
 
 
 def test_the_hours_p95_is_not_an_average_of_minutes(prometheus):
     """The bursts make the shortcut visibly wrong, so the comparison above means something."""
     server, end = prometheus
-    buckets = "endpoint_method_tenant:django_http_request_duration_seconds_bucket:increase1m"
+    buckets = "endpoint_method:django_http_request_duration_seconds_bucket:increase1m"
     averaged = rows(
         server.query(
-            "avg_over_time((histogram_quantile(0.95, sum by (endpoint, method, tenant, le) "
+            "avg_over_time((histogram_quantile(0.95, sum by (endpoint, method, le) "
             f"({buckets})))[1h:1m])",
             end - 20,
         )
     )
     exact = rows(
-        server.query(RAW[("10 slowest endpoints", "A")].removeprefix("topk(10, ")[:-1], end - 20)
+        server.query(
+            raw("10 slowest endpoints", "A", None).removeprefix("topk(10, ")[:-1], end - 20
+        )
     )
     differing = [k for k in exact if abs(averaged[k] - exact[k]) > 0.1 * exact[k]]
     assert differing, "no burst moved an average of minutes away from the hour's p95"

@@ -86,7 +86,7 @@ def short_interval_rule_files(out: Path, **more: Any) -> list[Path]:
     """The repository's rules as committed but for SHORT_RANGE_RULES (and `more` keys),
     written under `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    files = render_rule_files(MixinConfig(**SHORT_RANGE_RULES, **more))
+    files = render_rule_files(MixinConfig(**{**SHORT_RANGE_RULES, **more}))
     for name, text in files.items():
         (out / name).write_text(text)
     return sorted(out / name for name in files)

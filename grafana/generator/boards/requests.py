@@ -166,6 +166,10 @@ BUCKETS_PER_MINUTE = MINUTE.format("django_http_request_duration_seconds_bucket"
 SUMS_PER_MINUTE = MINUTE.format("django_http_request_duration_seconds_sum")
 COUNTS_PER_MINUTE = MINUTE.format("django_http_request_duration_seconds_count")
 SLOW_PER_MINUTE = MINUTE.format("django_http_slow_requests")
+# The same without tenant (recording.py ENDPOINT_INCREASE_NAME).
+ENDPOINT_MINUTE = "endpoint_method:{}:increase1m"
+ENDPOINT_BUCKETS_PER_MINUTE = ENDPOINT_MINUTE.format("django_http_request_duration_seconds_bucket")
+ENDPOINT_SLOW_PER_MINUTE = ENDPOINT_MINUTE.format("django_http_slow_requests")
 
 
 def over_range(by: str, rule: str) -> str:
@@ -173,26 +177,40 @@ def over_range(by: str, rule: str) -> str:
     return f"sum by ({by}) (sum_over_time({rule}{{{app_recorded(FILTER)}}}[$__range]))"
 
 
+def endpoints_over_range(by: str, endpoint_rule: str, pair_rule: str) -> str:
+    """over_range of the endpoints' rule while tenants are at All, else of the chosen tenants'
+    pairs: the same sums, from one series per endpoint instead of one per tenant too. Only
+    one side has series for the matchers (ALL_MARK); the other costs nothing."""
+    some_tenants = f'{ALL_MARK}!~"$tenant"'
+    return (
+        f"sum by ({by}) (\n"
+        f"  sum_over_time({endpoint_rule}{{{app_recorded(FILTER)}}}[$__range])\n"
+        f"  or sum_over_time({pair_rule}{{{app_recorded(FILTER, some_tenants)}}}[$__range])\n"
+        ")"
+    )
+
+
 def slowest_endpoints() -> dashboard.Panel:
-    by = "endpoint, method, tenant"
+    by = "endpoint, method"
     # The quantile of the range's summed buckets (never an average of per-minute quantiles).
-    p95 = f"topk(10, histogram_quantile(0.95, {over_range(f'{by}, le', BUCKETS_PER_MINUTE)}))"
+    buckets = endpoints_over_range(f"{by}, le", ENDPOINT_BUCKETS_PER_MINUTE, BUCKETS_PER_MINUTE)
+    p95 = f"topk(10, histogram_quantile(0.95, {buckets}))"
     # Every row's slow requests: the table keeps the rows of the p95 query (rows_of), so the
     # quantiles, most of the panel's work, are computed once. The middleware creates the slow
     # counter at 0 with an endpoint's first request, so a row never slow shows 0.
-    slow = over_range(by, SLOW_PER_MINUTE)
+    slow = endpoints_over_range(by, ENDPOINT_SLOW_PER_MINUTE, SLOW_PER_MINUTE)
     over = f"Requests over {slow_threshold_text()}"
     return table_panel(
         "10 slowest endpoints",
-        "Over the selected time range: the endpoints (with method and tenant) with the highest "
-        "95th percentile response time, and how many of their requests took longer than the "
-        f"slow-request threshold ({slow_threshold_text()}).",
+        "Over the selected time range: the endpoints (with method) with the highest 95th "
+        "percentile response time over the selected tenants' requests, and how many of those "
+        f"took longer than the slow-request threshold ({slow_threshold_text()}). Choose "
+        "tenants to see the endpoints that are slow for them.",
         "none",
         [query(p95, instant=True, table_format=True), query(slow, instant=True, table_format=True)],
         rename={
             "endpoint": "Endpoint",
             "method": "Method",
-            "tenant": "Tenant",
             "Value #A": "p95",
             "Value #B": over,
         },
@@ -202,9 +220,7 @@ def slowest_endpoints() -> dashboard.Panel:
     ).data_links(
         [
             requests_link(
-                "Requests of ${__data.fields.endpoint} for ${__data.fields.tenant}",
-                endpoint="endpoint",
-                tenant="tenant",
+                "Requests of ${__data.fields.endpoint}", endpoint="endpoint", keep=("tenant",)
             )
         ]
     )
