@@ -136,6 +136,47 @@ def test_response_time_is_the_same_from_the_jobs_rules_and_the_pairs(tmp_path, c
     assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
 
 
+# (panel, variables) -> the panel's lines at the hour's end. At All the panels read the rules
+# without the free variable's label (per tenant, per endpoint), otherwise the pairs' rules:
+# where they cover the same requests they agree. Every request is acme's; /fast/ gets 10 a
+# minute, never slow, /report/ 5, every one slow (5 / 60 a second, as Prometheus' rate()
+# rounds it).
+REPORT_RATE = 0.08333333333333334
+COARSE_OR_PAIRS = {
+    "rate, all endpoints": ("Request rate by tenant", {}, [('{tenant="acme"}', 0.25)]),
+    "rate, one endpoint": (
+        "Request rate by tenant",
+        {"endpoint": "/report/"},
+        [('{tenant="acme"}', REPORT_RATE)],
+    ),
+    "slow, all tenants": (
+        "Slow requests by endpoint",
+        {},
+        [('{endpoint="/fast/"}', 0), ('{endpoint="/report/"}', REPORT_RATE)],
+    ),
+    "slow, one tenant": (
+        "Slow requests by endpoint",
+        {"tenant": "acme"},
+        [('{endpoint="/fast/"}', 0), ('{endpoint="/report/"}', REPORT_RATE)],
+    ),
+}
+
+
+@pytest.mark.parametrize("choice", COARSE_OR_PAIRS)
+def test_a_graph_shows_the_same_from_the_coarse_rules_and_the_pairs(tmp_path, choice):
+    title, variables, lines = COARSE_OR_PAIRS[choice]
+    board = json.loads((DASHBOARDS_DIR / "requests.json").read_text())
+    (expr,) = [q.expr for q in iter_panel_queries(board, variables, HOUR) if q.panel == title]
+    cases = [
+        {
+            "expr": expr,
+            "eval_time": "61m",
+            "exp_samples": [{"labels": labels, "value": value} for labels, value in lines],
+        }
+    ]
+    assert_prometheus_evaluates(tmp_path, "1m", INPUT, cases, (RULES_DIR / "recording.yml",))
+
+
 # PAINEL TENANT_LATENCY "per_tenant": the endpoint histogram's rules have no tenant label,
 # acme's own histogram says 0.2 s on average and at most 0.5 s, /report/ 0.7 s and above.
 # The job's rules are /report/'s, its only endpoint (Response time reads them at All).

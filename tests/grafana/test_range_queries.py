@@ -27,6 +27,7 @@ START = CURRENT_HOUR - 2 * HOUR
 APP = {"job": "django", "instance": "app:8000", "method": "GET", "status": "500"}
 EXPORTER = {"job": "painel-exporter", "instance": "exporter:9811"}
 RATES = "endpoint_method_tenant_status:django_http_requests:rate5m"
+TENANT_RATES = "tenant:django_http_requests:rate5m"  # what Request rate by tenant reads at All
 STEADY = [f"/e{i:02}/" for i in range(10)]  # a server error every 15 s, all along
 BURSTS = ["/b1/", "/b2/"]  # 3 every 15 s in the first 5 minutes of the last hour, then none
 BURST_START, BURST_END = NOW - HOUR, NOW - HOUR + 300
@@ -77,6 +78,11 @@ def openmetrics() -> str:
         )
         families[f"{RATES} gauge"].append((RATES, series, rate5m(counter)))
     families[f"{RATES} gauge"].append((RATES, labels(**APP, tenant="spiky", endpoint="/"), spike))
+    acme = [rate5m(steady if endpoint in STEADY else burst) for endpoint in STEADY + BURSTS]
+    families[f"{TENANT_RATES} gauge"] = [
+        (TENANT_RATES, labels(job="django", tenant="acme"), lambda t: sum(r(t) for r in acme)),
+        (TENANT_RATES, labels(job="django", tenant="spiky"), spike),
+    ]
     lines = []
     for family, members in families.items():
         lines.append(f"# TYPE {family}")

@@ -5,12 +5,10 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from grafana.generator.panels import (
-    app,
     app_recorded,
     exporter,
     new_dashboard,
     query,
-    range_total,
     ranked,
     recorded,
     requests_link,
@@ -32,6 +30,9 @@ SUMS = "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m"
 COUNTS = "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m"
 EXCEPTIONS = "endpoint_tenant_exception:django_http_exceptions:rate5m"
 SLOW = "endpoint_method_tenant:django_http_slow_requests:rate5m"
+# The same without tenant, and requests without endpoint, method and status (read at All).
+ENDPOINT_SLOW = "endpoint:django_http_slow_requests:rate5m"
+TENANT_RATES = "tenant:django_http_requests:rate5m"
 # PAINEL TENANT_LATENCY "per_tenant": the endpoint histogram has no tenant label, each
 # tenant's latency is its own histogram (all endpoints). Empty in the default mode.
 TENANT_FILTER = 'tenant=~"$tenant"'
@@ -58,14 +59,18 @@ def tenant_rule(name: str) -> str:
 ALL_MARK = "painel_all"
 
 
+def coarse_or_pairs(coarse_rule: str, pair_rule: str, *missing: str) -> str:
+    """The coarse rule, which lacks the labels `missing`, while those variables are at All
+    (a few series), else the pairs' rule filtered (thousands with All): a sum of either is
+    the same; Prometheus reads only the series the matchers select, so the other side costs
+    nothing."""
+    chosen = [rule(pair_rule, f'{ALL_MARK}!~"${variable}"') for variable in missing]
+    return " or ".join([rule(coarse_rule), *chosen])
+
+
 def job_or_pairs(job_rule: str, pair_rule: str) -> str:
-    """The job's rule when tenants and endpoints are at All (a few series), else the pairs'
-    rule filtered (thousands with All): a sum of either is the same; Prometheus reads only
-    the series the matchers select, so the other side costs nothing."""
-    some_tenants, some_endpoints = f'{ALL_MARK}!~"$tenant"', f'{ALL_MARK}!~"$endpoint"'
-    return (
-        f"{rule(job_rule)} or {rule(pair_rule, some_tenants)} or {rule(pair_rule, some_endpoints)}"
-    )
+    """coarse_or_pairs of a job's rule (neither tenant nor endpoint)."""
+    return coarse_or_pairs(job_rule, pair_rule, "tenant", "endpoint")
 
 
 JOB_BUCKETS = "job:django_http_request_duration_seconds_bucket:rate5m"
@@ -110,7 +115,12 @@ def request_rate() -> dashboard.Panel:
         "Request rate by tenant",
         "Requests per second of the selected endpoints, per tenant (5-minute rates).",
         "reqps",
-        [query(f"sum by (tenant) ({rule(RATES)})", "{{tenant}}")],
+        [
+            query(
+                f"sum by (tenant) ({coarse_or_pairs(TENANT_RATES, RATES, 'endpoint')})",
+                "{{tenant}}",
+            )
+        ],
         stacked=True,
     )
 
@@ -146,8 +156,11 @@ def exceptions_by_type() -> dashboard.Panel:
 
 
 def slow_requests() -> dashboard.Panel:
-    shown = f"sum by (endpoint) ({rule(SLOW)})"
-    score = range_total(f"django_http_slow_requests_total{{{app(FILTER)}}}", "endpoint")
+    shown = f"sum by (endpoint) ({coarse_or_pairs(ENDPOINT_SLOW, SLOW, 'tenant')})"
+    # Ranked by the minute rules' counts over the range, as the 10 slowest endpoints table.
+    score = endpoints_over_range(
+        "endpoint", ENDPOINT_SLOW_PER_MINUTE, SLOW_PER_MINUTE, at="[$__range] @ end()"
+    )
     return time_series(
         "Slow requests by endpoint",
         f"Requests per second slower than the slow-request threshold ({slow_threshold_text()}), "
@@ -177,15 +190,17 @@ def over_range(by: str, rule: str) -> str:
     return f"sum by ({by}) (sum_over_time({rule}{{{app_recorded(FILTER)}}}[$__range]))"
 
 
-def endpoints_over_range(by: str, endpoint_rule: str, pair_rule: str) -> str:
+def endpoints_over_range(
+    by: str, endpoint_rule: str, pair_rule: str, at: str = "[$__range]"
+) -> str:
     """over_range of the endpoints' rule while tenants are at All, else of the chosen tenants'
     pairs: the same sums, from one series per endpoint instead of one per tenant too. Only
     one side has series for the matchers (ALL_MARK); the other costs nothing."""
     some_tenants = f'{ALL_MARK}!~"$tenant"'
     return (
         f"sum by ({by}) (\n"
-        f"  sum_over_time({endpoint_rule}{{{app_recorded(FILTER)}}}[$__range])\n"
-        f"  or sum_over_time({pair_rule}{{{app_recorded(FILTER, some_tenants)}}}[$__range])\n"
+        f"  sum_over_time({endpoint_rule}{{{app_recorded(FILTER)}}}{at})\n"
+        f"  or sum_over_time({pair_rule}{{{app_recorded(FILTER, some_tenants)}}}{at})\n"
         ")"
     )
 
