@@ -157,10 +157,9 @@ def exceptions_by_type() -> dashboard.Panel:
 
 def slow_requests() -> dashboard.Panel:
     shown = f"sum by (endpoint) ({coarse_or_pairs(ENDPOINT_SLOW, SLOW, 'tenant')})"
-    # Ranked by the minute rules' counts over the range, as the 10 slowest endpoints table.
-    score = endpoints_over_range(
-        "endpoint", ENDPOINT_SLOW_PER_MINUTE, SLOW_PER_MINUTE, at="[$__range] @ end()"
-    )
+    # Ranked by the rates' samples added up over the range (in proportion to the requests):
+    # from the same few series, and as fresh as the graph (the minute rules lag a minute).
+    score = endpoints_over_range("endpoint", ENDPOINT_SLOW, SLOW, at="[$__range] @ end()")
     return time_series(
         "Slow requests by endpoint",
         f"Requests per second slower than the slow-request threshold ({slow_threshold_text()}), "
