@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -230,6 +231,18 @@ class PrometheusServer(QueryAPI):
 
     def rule_groups(self) -> list[dict]:
         return self.api("rules")["groups"]
+
+    def wait_for_rules_evaluated_after(self, moment: float) -> None:
+        """Until every rule group has started an evaluation at or after `moment` (Unix
+        time): a group late by more than its interval evaluates at its latest due tick,
+        which is then still after `moment`."""
+        self.wait_until(
+            lambda: all(
+                datetime.fromisoformat(group["lastEvaluation"]).timestamp() >= moment
+                for group in self.rule_groups()
+            ),
+            what="every rule group evaluated after the last samples",
+        )
 
 
 class AlertmanagerServer:

@@ -25,7 +25,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 import pytest
@@ -218,17 +217,10 @@ def run(tmp_path_factory):
             what="Prometheus scraped the last request and task",
         )
         # Rules evaluated on the final samples: every group has started an evaluation a
-        # whole interval after they were seen (a group late by more than an interval
-        # evaluates at its latest due tick, which is then still after the samples), and the
-        # range rules' delay later, since they read that far behind.
-        seen = time.time()
-        prometheus.wait_until(
-            lambda: all(
-                datetime.fromisoformat(group["lastEvaluation"]).timestamp()
-                >= seen + SCRAPE_SECONDS + SHORT_RANGE_RULES_DELAY_SECONDS
-                for group in prometheus.rule_groups()
-            ),
-            what="every rule group evaluated after the last samples",
+        # whole interval after they were seen, and the range rules' delay later, since they
+        # read that far behind.
+        prometheus.wait_for_rules_evaluated_after(
+            time.time() + SCRAPE_SECONDS + SHORT_RANGE_RULES_DELAY_SECONDS
         )
         yield Run(
             stack,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 
 import pytest
 
@@ -136,14 +135,8 @@ def fleet(tmp_path_factory):
             )
         # Every rule group evaluated a whole interval after the last samples were seen, and
         # the range rules' delay later (they read that far behind).
-        seen = time.time()
-        prometheus.wait_until(
-            lambda: all(
-                datetime.fromisoformat(g["lastEvaluation"]).timestamp()
-                >= seen + SCRAPE_SECONDS + SHORT_RANGE_RULES_DELAY_SECONDS
-                for g in prometheus.rule_groups()
-            ),
-            what="every rule group evaluated after the last samples",
+        prometheus.wait_for_rules_evaluated_after(
+            time.time() + SCRAPE_SECONDS + SHORT_RANGE_RULES_DELAY_SECONDS
         )
         yield user, prometheus
     finally:
