@@ -40,6 +40,17 @@ def groups(config: MixinConfig) -> list[dict]:
     return [django(config), django_increases(config), node(config), redis(config), celery(config)]
 
 
+def histogram_rates(level: str, by: str, histogram: str, app: str) -> list[dict]:
+    """The 5-minute rates of a histogram's buckets, sum and count, summed `by` (and `le`)."""
+    return [
+        record(
+            f"{level}:{histogram}_{part}:rate5m",
+            rate_sum(grouping, f"{histogram}_{part}", app, "5m"),
+        )
+        for part, grouping in (("bucket", f"{by}, le"), ("sum", by), ("count", by))
+    ]
+
+
 def django(config: MixinConfig) -> dict:
     app = config.app_job_selector
     per_request = "job, endpoint, method, tenant"
@@ -56,18 +67,7 @@ def django(config: MixinConfig) -> dict:
                 "endpoint_method_tenant_status:django_http_requests:rate5m",
                 rate_sum(f"{per_request}, status", REQUESTS, app, "5m"),
             ),
-            record(
-                "endpoint_method_tenant:django_http_request_duration_seconds_bucket:rate5m",
-                rate_sum(f"{per_request}, le", f"{DURATION}_bucket", app, "5m"),
-            ),
-            record(
-                "endpoint_method_tenant:django_http_request_duration_seconds_sum:rate5m",
-                rate_sum(per_request, f"{DURATION}_sum", app, "5m"),
-            ),
-            record(
-                "endpoint_method_tenant:django_http_request_duration_seconds_count:rate5m",
-                rate_sum(per_request, f"{DURATION}_count", app, "5m"),
-            ),
+            *histogram_rates("endpoint_method_tenant", per_request, DURATION, app),
             record(
                 "endpoint:django_http_request_duration_seconds_bucket:rate5m",
                 rate_sum("job, endpoint, le", f"{DURATION}_bucket", app, "5m"),
@@ -76,30 +76,8 @@ def django(config: MixinConfig) -> dict:
                 "endpoint:django_http_request_duration_seconds:p95_rate5m",
                 "histogram_quantile(0.95, endpoint:django_http_request_duration_seconds_bucket:rate5m)",
             ),
-            record(
-                "job:django_http_request_duration_seconds_bucket:rate5m",
-                rate_sum("job, le", f"{DURATION}_bucket", app, "5m"),
-            ),
-            record(
-                "job:django_http_request_duration_seconds_sum:rate5m",
-                rate_sum("job", f"{DURATION}_sum", app, "5m"),
-            ),
-            record(
-                "job:django_http_request_duration_seconds_count:rate5m",
-                rate_sum("job", f"{DURATION}_count", app, "5m"),
-            ),
-            record(
-                "tenant:django_http_tenant_request_duration_seconds_bucket:rate5m",
-                rate_sum("job, tenant, le", f"{TENANT_DURATION}_bucket", app, "5m"),
-            ),
-            record(
-                "tenant:django_http_tenant_request_duration_seconds_sum:rate5m",
-                rate_sum("job, tenant", f"{TENANT_DURATION}_sum", app, "5m"),
-            ),
-            record(
-                "tenant:django_http_tenant_request_duration_seconds_count:rate5m",
-                rate_sum("job, tenant", f"{TENANT_DURATION}_count", app, "5m"),
-            ),
+            *histogram_rates("job", "job", DURATION, app),
+            *histogram_rates("tenant", "job, tenant", TENANT_DURATION, app),
             record(
                 "endpoint_method_tenant:django_http_slow_requests:rate5m",
                 rate_sum(per_request, "django_http_slow_requests_total", app, "5m"),
